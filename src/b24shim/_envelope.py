@@ -1,0 +1,168 @@
+"""The portal's JSON envelope, parsed in one place (spec 1.1-1.3, 6).
+
+Nothing past this module looks at a raw body again: a response becomes a :class:`Reply`, and a
+``batch`` answer becomes one :class:`Reply` per command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from b24shim.codes import ErrorCode, classify
+from b24shim.result import CallTime, ErrorInfo
+
+__all__ = ["Reply", "parse_batch", "parse_response", "protocol_error"]
+
+
+@attrs.frozen
+class Reply:
+    """One call's answer.
+
+    Attributes:
+        result: the ``result`` value (None when the call failed).
+        error: why it failed; None on success.
+        time: the ``time`` block, when sent.
+        raw: the JSON body (for a batch command: its own result/time or error body).
+        http_status: the HTTP status; None inside a batch or without an answer.
+        ambiguous: true when the call may have run although it failed (timeout or reset after
+            sending, 5xx, garbage with status 200): a delete's outcome is then unknown.
+    """
+
+    result: object = None
+    error: ErrorInfo | None = None
+    time: CallTime | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+    http_status: int | None = None
+    ambiguous: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the portal answered with a result."""
+        return self.error is None
+
+    @property
+    def code(self) -> ErrorCode | None:
+        """The canonical error code, or None on success."""
+        return None if self.error is None else self.error.code
+
+
+def protocol_error(description: str, http_status: int | None, *, ambiguous: bool) -> Reply:
+    """A reply for a body that is not the portal's envelope."""
+    code = ErrorCode.PROTOCOL_ERROR
+    if http_status is not None and http_status >= 500:
+        code = ErrorCode.INTERNAL_SERVER_ERROR  # DESIGN 5: any 5xx without a known code
+    return Reply(
+        error=ErrorInfo(code, "", description, http_status),
+        http_status=http_status,
+        ambiguous=ambiguous,
+    )
+
+
+def _is_ambiguous(status: int | None, code: ErrorCode) -> bool:
+    """Could the method have run although this answer is an error?"""
+    if code in (ErrorCode.QUERY_LIMIT_EXCEEDED, ErrorCode.OPERATION_TIME_LIMIT):
+        return False  # refusals: the method did not run
+    return status is not None and status >= 500
+
+
+def _error_reply(body: Mapping[str, Any], status: int | None) -> Reply | None:
+    raw = body.get("error")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        return None
+    description = body.get("error_description", "")
+    if not isinstance(description, str):
+        description = "" if description is None else str(description)
+    raw_code = str(raw)  # the binder's 100 comes as a number on older portals (spec 3.4)
+    code = classify(raw_code, description, status)
+    return Reply(
+        error=ErrorInfo(code, raw_code, description, status),
+        raw=body,
+        http_status=status,
+        ambiguous=_is_ambiguous(status, code),
+    )
+
+
+def _time_of(block: object) -> CallTime | None:
+    return CallTime.from_json(block) if isinstance(block, Mapping) else None
+
+
+def parse_body(body: object, status: int | None) -> Reply:
+    """Turn a decoded JSON value into a reply."""
+    success = status is None or 200 <= status < 300
+    if not isinstance(body, dict):
+        return protocol_error(
+            f"expected a JSON object, got {type(body).__name__}", status, ambiguous=success
+        )
+    if "error" in body:
+        reply = _error_reply(body, status)
+        if reply is not None:
+            return reply
+        return protocol_error("the 'error' field is not a string", status, ambiguous=success)
+    if "result" in body and success:
+        return Reply(
+            result=body["result"], time=_time_of(body.get("time")), raw=body, http_status=status
+        )
+    return protocol_error(
+        f"neither 'result' nor 'error' in the answer (HTTP {status})",
+        status,
+        ambiguous=success or (status is not None and status >= 500),
+    )
+
+
+def parse_response(status: int, content: bytes) -> Reply:
+    """Turn an HTTP response into a reply."""
+    try:
+        body = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        ambiguous = 200 <= status < 300 or status >= 500
+        shown = "an empty body" if not content.strip() else "a body that is not JSON"
+        return protocol_error(
+            f"the portal sent {shown} (HTTP {status})", status, ambiguous=ambiguous
+        )
+    return parse_body(body, status)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    # PHP serializes an empty map as [] (spec 6).
+    return value if isinstance(value, Mapping) else {}
+
+
+def parse_batch(envelope: Reply, keys: list[str]) -> dict[str, Reply]:
+    """Split a ``batch`` reply into one reply per command key.
+
+    A failed batch gives every command the batch's own error. A command missing from both
+    ``result`` and ``result_error`` may or may not have run: it gets an ambiguous
+    ``PROTOCOL_ERROR``.
+    """
+    if not envelope.ok:
+        return dict.fromkeys(keys, envelope)
+    payload = envelope.result
+    if not isinstance(payload, Mapping):
+        bad = protocol_error(
+            "the batch result is not an object", envelope.http_status, ambiguous=True
+        )
+        return dict.fromkeys(keys, bad)
+    results = _mapping(payload.get("result"))
+    errors = _mapping(payload.get("result_error"))
+    times = _mapping(payload.get("result_time"))
+    replies: dict[str, Reply] = {}
+    for key in keys:
+        if key in errors and isinstance(errors[key], Mapping):
+            error_body = dict(errors[key])
+            replies[key] = _error_reply(error_body, None) or protocol_error(
+                f"command {key!r}: the 'error' field is not a string", None, ambiguous=True
+            )
+        elif key in results:
+            raw: dict[str, Any] = {"result": results[key]}
+            if key in times:
+                raw["time"] = times[key]
+            replies[key] = Reply(result=results[key], time=_time_of(times.get(key)), raw=raw)
+        else:
+            replies[key] = protocol_error(
+                f"command {key!r} is missing from the batch answer", None, ambiguous=True
+            )
+    return replies

@@ -1,0 +1,221 @@
+"""Finding, attaching and logging the differences between the two routes.
+
+Kinds (stable strings): ``result_shape`` and ``error_format`` (not behavioural: only the shape
+of the answer differs), ``visibility``, ``outcome``, ``still_visible``, ``fallback`` and
+``verification_error`` (behavioural). Each difference is logged once on the logger
+``b24shim.differences`` (WARNING when behavioural, DEBUG otherwise) with the
+:class:`~b24shim.Difference` on the record as ``b24shim_difference``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from b24shim._envelope import Reply
+from b24shim.codes import ErrorCode
+from b24shim.flags import Stage
+from b24shim.result import LEGACY_ERROR_TEXT, Difference, Route
+from b24shim.routes import ReadState, read_state
+
+__all__ = [
+    "DifferenceReporter",
+    "fallback_difference",
+    "shape_differences",
+    "verification_differences",
+]
+
+logger = logging.getLogger("b24shim.differences")
+
+DifferenceCallback = Callable[[Difference], object]
+
+
+def _answer(reply: Reply) -> dict[str, object]:
+    if reply.error is None:
+        return {"result": reply.result}
+    return {
+        "status": reply.error.http_status,
+        "error": reply.error.raw_code,
+        "error_description": reply.error.description,
+    }
+
+
+def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Difference]:
+    """The non-behavioural differences of an item-route delete answer from legacy's."""
+    if reply.ok:
+        return [
+            Difference(
+                kind="result_shape",
+                lead_id=lead_id,
+                stage=stage,
+                behavioral=False,
+                legacy=True,
+                item=reply.result,
+                detail=f"crm.item.delete answered {reply.result!r} where crm.lead.delete "
+                "answers true",
+            )
+        ]
+    error = reply.error
+    if error is None or error.code not in LEGACY_ERROR_TEXT:
+        return []
+    legacy = {"status": 400, "error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
+    item = _answer(reply)
+    if item == legacy:
+        return []
+    return [
+        Difference(
+            kind="error_format",
+            lead_id=lead_id,
+            stage=stage,
+            behavioral=False,
+            legacy=legacy,
+            item=item,
+            detail=f"{error.code.value}: crm.item.delete answered error {error.raw_code!r} "
+            f"{error.description!r} (HTTP {error.http_status}) where crm.lead.delete answers "
+            f"'' {LEGACY_ERROR_TEXT[error.code]!r} (HTTP 400)",
+        )
+    ]
+
+
+def fallback_difference(lead_id: int, stage: Stage, item_reply: Reply | None) -> Difference:
+    """The item route was unavailable and legacy was used."""
+    item = _answer(item_reply) if item_reply is not None else "remembered as unavailable"
+    return Difference(
+        kind="fallback",
+        lead_id=lead_id,
+        stage=stage,
+        behavioral=True,
+        legacy="crm.lead.delete",
+        item=item,
+        detail="crm.item.delete is not available on this portal (ERROR_METHOD_NOT_FOUND); "
+        "the lead was deleted through crm.lead.delete",
+    )
+
+
+def _delete_state(reply: Reply) -> ReadState | str | None:
+    if reply.ok:
+        return "deleted"
+    if reply.code is ErrorCode.NOT_FOUND:
+        return ReadState.NOT_FOUND
+    if reply.code is ErrorCode.ACCESS_DENIED:
+        return ReadState.DENIED
+    return None
+
+
+def _contradicts(deleted: ReadState | str | None, other: ReadState | None) -> bool:
+    """Does the other family's read predict something else than this delete's outcome?"""
+    if deleted == "deleted":
+        return other in (ReadState.NOT_FOUND, ReadState.DENIED)
+    if deleted is ReadState.NOT_FOUND:
+        return other is ReadState.EXISTS
+    if deleted is ReadState.DENIED:
+        # Legacy checks permissions before existence; the item family finds nothing first.
+        return other is ReadState.NOT_FOUND
+    return False
+
+
+def verification_differences(
+    lead_id: int,
+    stage: Stage,
+    route: Route,
+    *,
+    legacy_before: Reply,
+    item_before: Reply,
+    delete: Reply,
+    other_after: Reply | None,
+) -> list[Difference]:
+    """Compare the reads around a verified delete.
+
+    Args:
+        route: the route that performed the delete; the other family is the one checked
+            against its outcome and read again after it.
+        other_after: the other family's read after the delete (None when not made).
+    """
+    found: list[Difference] = []
+
+    def add(kind: str, legacy: object, item: object, detail: str) -> None:
+        found.append(Difference(kind, lead_id, stage, True, legacy, item, detail))
+
+    legacy_state, item_state = read_state(legacy_before), read_state(item_before)
+    failed = {
+        name: _answer(reply)
+        for name, reply, state in (
+            ("crm.lead.get before", legacy_before, legacy_state),
+            ("crm.item.get before", item_before, item_state),
+        )
+        if state is None
+    }
+    after_state = read_state(other_after) if other_after is not None else None
+    if other_after is not None and after_state is None:
+        failed[f"{'crm.item.get' if route is Route.LEGACY else 'crm.lead.get'} after"] = _answer(
+            other_after
+        )
+    if failed:
+        codes = sorted({str(a.get("error")) for a in failed.values()})
+        legacy_side = {k: v for k, v in failed.items() if k.startswith("crm.lead")} or None
+        item_side = {k: v for k, v in failed.items() if k.startswith("crm.item")} or None
+        add(
+            "verification_error",
+            legacy_side,
+            item_side,
+            f"verification read failed: {', '.join(failed)} (error {', '.join(codes)})",
+        )
+
+    if legacy_state is not None and item_state is not None and legacy_state != item_state:
+        add(
+            "visibility",
+            legacy_state.value,
+            item_state.value,
+            f"before the delete crm.lead.get saw {legacy_state.value} and crm.item.get saw "
+            f"{item_state.value}",
+        )
+
+    other_before = item_state if route is Route.LEGACY else legacy_state
+    deleted = _delete_state(delete)
+    if _contradicts(deleted, other_before):
+        assert other_before is not None
+        shown = deleted.value if isinstance(deleted, ReadState) else str(deleted)
+        seen = other_before.value
+        sides = (shown, seen) if route is Route.LEGACY else (seen, shown)
+        add(
+            "outcome",
+            *sides,
+            f"{route.method} gave {shown} but the other family's read saw {other_before.value}",
+        )
+
+    if delete.ok and after_state is ReadState.EXISTS:
+        sides = ("deleted", "exists") if route is Route.LEGACY else ("exists", "deleted")
+        add(
+            "still_visible",
+            *sides,
+            f"after {route.method} succeeded the other family still returns the lead",
+        )
+    return found
+
+
+class DifferenceReporter:
+    """Logs each difference once and passes it to the user's callback."""
+
+    def __init__(self, on_difference: DifferenceCallback | None = None) -> None:
+        self.on_difference = on_difference
+
+    def report(self, differences: Iterable[Difference]) -> None:
+        """Log and hand over ``differences``; a failing callback is logged, never raised."""
+        for difference in differences:
+            logger.log(
+                logging.WARNING if difference.behavioral else logging.DEBUG,
+                "lead %s at stage %s: %s difference: %s",
+                difference.lead_id,
+                difference.stage.value,
+                difference.kind,
+                difference.detail,
+                extra={"b24shim_difference": difference},
+            )
+            if self.on_difference is None:
+                continue
+            try:
+                self.on_difference(difference)
+            except Exception:
+                logger.exception(
+                    "on_difference callback failed for a %s difference", difference.kind
+                )

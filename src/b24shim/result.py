@@ -1,0 +1,279 @@
+"""The one result type for both routes, and the legacy-shaped answer derived from it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from b24shim import errors
+from b24shim.codes import ErrorCode
+from b24shim.flags import Stage
+
+__all__ = ["CallTime", "DeleteResult", "Difference", "ErrorInfo", "Outcome", "Route"]
+
+
+class Route(str, enum.Enum):
+    """The method that performed a delete."""
+
+    LEGACY = "legacy"
+    ITEM = "item"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def method(self) -> str:
+        """The portal method of this route."""
+        return "crm.lead.delete" if self is Route.LEGACY else "crm.item.delete"
+
+
+class Outcome(str, enum.Enum):
+    """What happened to the lead.
+
+    ``UNKNOWN`` is for failures after which the delete may or may not have happened (a timeout
+    or reset after sending, a 5xx, a garbage body with status 200).
+    """
+
+    DELETED = "deleted"
+    ALREADY_ABSENT = "already_absent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _optional_float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@attrs.frozen
+class CallTime:
+    """The portal's ``time`` block, field for field (None where the portal left it out)."""
+
+    start: float | None = None
+    finish: float | None = None
+    duration: float | None = None
+    processing: float | None = None
+    date_start: str | None = None
+    date_finish: str | None = None
+    operating: float | None = None
+    operating_reset_at: int | None = None
+
+    @classmethod
+    def from_json(cls, block: Mapping[str, object]) -> CallTime:
+        """Read a ``time`` block leniently: a field of the wrong type becomes None."""
+        reset_at = _optional_float(block.get("operating_reset_at"))
+        return cls(
+            start=_optional_float(block.get("start")),
+            finish=_optional_float(block.get("finish")),
+            duration=_optional_float(block.get("duration")),
+            processing=_optional_float(block.get("processing")),
+            date_start=_optional_str(block.get("date_start")),
+            date_finish=_optional_str(block.get("date_finish")),
+            operating=_optional_float(block.get("operating")),
+            operating_reset_at=None if reset_at is None else int(reset_at),
+        )
+
+
+@attrs.frozen
+class ErrorInfo:
+    """Why a call failed.
+
+    Attributes:
+        code: the canonical code, the same for the same condition on both routes.
+        raw_code: the portal's ``error`` as a string (``""`` when empty).
+        description: the portal's ``error_description`` (or the shim's, for transport and
+            protocol errors), never containing a secret.
+        http_status: the HTTP status; None inside a ``batch`` answer or without an answer.
+    """
+
+    code: ErrorCode
+    raw_code: str
+    description: str
+    http_status: int | None = None
+
+
+@attrs.frozen
+class Difference:
+    """One difference between the two routes, found for one lead.
+
+    Attributes:
+        kind: a stable string: ``result_shape``, ``error_format``, ``visibility``,
+            ``outcome``, ``still_visible``, ``fallback`` or ``verification_error``.
+        behavioral: true when code relying on the legacy behaviour could notice it.
+        legacy: what the legacy family showed. item: what the item family showed.
+        detail: one readable sentence.
+    """
+
+    kind: str
+    lead_id: int
+    stage: Stage
+    behavioral: bool
+    legacy: object
+    item: object
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "lead_id": self.lead_id,
+            "stage": self.stage.value,
+            "behavioral": self.behavioral,
+            "legacy": self.legacy,
+            "item": self.item,
+            "detail": self.detail,
+        }
+
+
+_EXCEPTION_OF: dict[ErrorCode, type[errors.ApiError]] = {
+    ErrorCode.NOT_FOUND: errors.LeadNotFound,
+    ErrorCode.ACCESS_DENIED: errors.AccessDenied,
+    ErrorCode.QUERY_LIMIT_EXCEEDED: errors.RateLimited,
+    ErrorCode.OPERATION_TIME_LIMIT: errors.RateLimited,
+    ErrorCode.OVERLOAD_LIMIT: errors.RateLimited,
+    ErrorCode.EXPIRED_TOKEN: errors.AuthError,
+    ErrorCode.INVALID_CREDENTIALS: errors.AuthError,
+    ErrorCode.INSUFFICIENT_SCOPE: errors.AuthError,
+    ErrorCode.HTTPS_REQUIRED: errors.AuthError,
+    ErrorCode.PLAN_RESTRICTED: errors.AuthError,
+    ErrorCode.INTERNAL_SERVER_ERROR: errors.ServerError,
+    ErrorCode.TRANSPORT_ERROR: errors.TransportError,
+    ErrorCode.PROTOCOL_ERROR: errors.ProtocolError,
+}
+
+# What crm.lead.delete answers for the conditions whose item answer differs (DESIGN 4).
+LEGACY_ERROR_TEXT: Mapping[ErrorCode, str] = {
+    ErrorCode.INVALID_ID: "ID is not defined or invalid.",
+    ErrorCode.ACCESS_DENIED: "Access denied.",
+    ErrorCode.NOT_FOUND: "Not found",
+}
+
+# The statuses the portal's source gives the codes that reach us without one (inside a batch).
+_STATUS_OF: Mapping[ErrorCode, int] = {
+    ErrorCode.METHOD_NOT_FOUND: 404,
+    ErrorCode.QUERY_LIMIT_EXCEEDED: 503,
+    ErrorCode.OPERATION_TIME_LIMIT: 429,
+    ErrorCode.EXPIRED_TOKEN: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.INSUFFICIENT_SCOPE: 401,
+    ErrorCode.HTTPS_REQUIRED: 401,
+    ErrorCode.OVERLOAD_LIMIT: 401,
+    ErrorCode.PLAN_RESTRICTED: 401,
+    ErrorCode.PORTAL_DELETED: 403,
+    ErrorCode.INTERNAL_SERVER_ERROR: 500,
+}
+
+
+@attrs.frozen
+class DeleteResult:
+    """The normalized result of one delete, whichever route performed it.
+
+    Attributes:
+        lead_id: the lead.
+        ok: true for ``DELETED`` and ``ALREADY_ABSENT``.
+        outcome: what happened to the lead.
+        stage: the stage that applied to this id.
+        route: the method family that performed the delete.
+        method: ``"crm.lead.delete"`` or ``"crm.item.delete"``.
+        error: why it failed; None when ok.
+        time: the portal's ``time`` block, when it sent one.
+        raw: the portal's JSON body for this delete (inside a batch: the command's own
+            ``result``/``time`` or ``error``/``error_description``); never secrets.
+        differences: what was found to differ between the routes for this lead.
+    """
+
+    lead_id: int
+    outcome: Outcome
+    stage: Stage
+    route: Route
+    error: ErrorInfo | None = None
+    time: CallTime | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the lead is gone: ``DELETED`` or ``ALREADY_ABSENT``."""
+        return self.outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT)
+
+    @property
+    def method(self) -> str:
+        """The portal method that performed the delete."""
+        return self.route.method
+
+    def raise_for_error(self) -> None:
+        """Raise the matching :class:`~b24shim.ApiError` subclass unless the result is ok."""
+        if self.ok:
+            return
+        error = self.error or ErrorInfo(ErrorCode.UNKNOWN, "", "no error information")
+        cls = _EXCEPTION_OF.get(error.code, errors.ApiError)
+        status = f", HTTP {error.http_status}" if error.http_status is not None else ""
+        shown = error.raw_code or '""'
+        message = (
+            f"{self.method} of lead {self.lead_id} failed ({self.outcome.value}): "
+            f"{error.code.value} (portal error {shown}: {error.description!r}{status})"
+        )
+        raise cls(message, self)
+
+    def to_legacy(self) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON body ``crm.lead.delete`` would have given.
+
+        For the legacy route, the portal's own status and body. For the item route, success
+        becomes ``true``, and ``INVALID_ID``, ``ACCESS_DENIED`` and ``NOT_FOUND`` become the
+        legacy proxy's empty-code errors; system errors pass through with their own code,
+        description and status. ``ALREADY_ABSENT`` (a retried delete found the lead gone after
+        an ambiguous failure) answers success on both routes: the lead is gone, as asked.
+        """
+        if self.ok:
+            body: dict[str, Any] = {"result": True}
+            if self.route is Route.LEGACY and self.outcome is Outcome.DELETED:
+                body = dict(self.raw) if "result" in self.raw else body
+            elif isinstance(self.raw.get("time"), Mapping):
+                body["time"] = dict(self.raw["time"])
+            return 200, body
+        error = self.error or ErrorInfo(ErrorCode.UNKNOWN, "", "no error information")
+        if error.code in (ErrorCode.TRANSPORT_ERROR, ErrorCode.PROTOCOL_ERROR):
+            # No readable portal answer to pass on: say so, as a gateway would.
+            return 502, {"error": error.code.value, "error_description": error.description}
+        status = error.http_status or _STATUS_OF.get(error.code, 400)
+        if self.route is Route.LEGACY and "error" in self.raw:
+            return status, dict(self.raw)
+        if self.route is Route.ITEM and error.code in LEGACY_ERROR_TEXT:
+            return 400, {"error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
+        return status, {"error": error.raw_code, "error_description": error.description}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (enums as their values)."""
+        return {
+            "lead_id": self.lead_id,
+            "ok": self.ok,
+            "outcome": self.outcome.value,
+            "stage": self.stage.value,
+            "route": self.route.value,
+            "method": self.method,
+            "error": None
+            if self.error is None
+            else {
+                "code": self.error.code.value,
+                "raw_code": self.error.raw_code,
+                "description": self.error.description,
+                "http_status": self.error.http_status,
+            },
+            "time": None if self.time is None else attrs.asdict(self.time),
+            "raw": dict(self.raw),
+            "differences": [d.to_dict() for d in self.differences],
+        }
