@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+import attrs
+
 from b24shim._envelope import Reply
 from b24shim.codes import ErrorCode
 from b24shim.flags import Stage
-from b24shim.result import LEGACY_ERROR_TEXT, Difference, Route
-from b24shim.routes import ReadState, read_state
+from b24shim.result import LEGACY_ERROR_TEXT, Difference, Outcome, Route
+from b24shim.routes import Read, ReadState, answer_of
 
 __all__ = [
     "DifferenceReporter",
+    "VerificationReads",
     "fallback_difference",
     "shape_differences",
     "verification_differences",
@@ -28,16 +31,6 @@ __all__ = [
 logger = logging.getLogger("b24shim.differences")
 
 DifferenceCallback = Callable[[Difference], object]
-
-
-def _answer(reply: Reply) -> dict[str, object]:
-    if reply.error is None:
-        return {"result": reply.result}
-    return {
-        "status": reply.error.http_status,
-        "error": reply.error.raw_code,
-        "error_description": reply.error.description,
-    }
 
 
 def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Difference]:
@@ -59,7 +52,7 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
     if error is None or error.code not in LEGACY_ERROR_TEXT:
         return []
     legacy = {"status": 400, "error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
-    item = _answer(reply)
+    item = answer_of(reply)
     if item == legacy:
         return []
     return [
@@ -79,7 +72,7 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
 
 def fallback_difference(lead_id: int, stage: Stage, item_reply: Reply | None) -> Difference:
     """The item route was unavailable and legacy was used."""
-    item = _answer(item_reply) if item_reply is not None else "remembered as unavailable"
+    item = answer_of(item_reply) if item_reply is not None else "remembered as unavailable"
     return Difference(
         kind="fallback",
         lead_id=lead_id,
@@ -92,8 +85,8 @@ def fallback_difference(lead_id: int, stage: Stage, item_reply: Reply | None) ->
     )
 
 
-def _delete_state(reply: Reply) -> ReadState | str | None:
-    if reply.ok:
+def _delete_state(reply: Reply, outcome: Outcome) -> ReadState | str | None:
+    if outcome is Outcome.DELETED:
         return "deleted"
     if reply.code is ErrorCode.NOT_FOUND:
         return ReadState.NOT_FOUND
@@ -114,44 +107,49 @@ def _contradicts(deleted: ReadState | str | None, other: ReadState | None) -> bo
     return False
 
 
+@attrs.frozen
+class VerificationReads:
+    """The reads around one verified delete.
+
+    Attributes:
+        legacy_before: the legacy family's view before the delete.
+        item_before: the item family's view before the delete.
+        other_after: the view, after the delete, of the family that did not delete.
+    """
+
+    legacy_before: Read
+    item_before: Read
+    other_after: Read | None
+
+
 def verification_differences(
     lead_id: int,
     stage: Stage,
     route: Route,
-    *,
-    legacy_before: Reply,
-    item_before: Reply,
+    reads: VerificationReads,
     delete: Reply,
-    other_after: Reply | None,
+    outcome: Outcome,
 ) -> list[Difference]:
-    """Compare the reads around a verified delete.
+    """Compare the reads around a verified delete with each other and with its outcome.
 
     Args:
         route: the route that performed the delete; the other family is the one checked
             against its outcome and read again after it.
-        other_after: the other family's read after the delete (None when not made).
     """
     found: list[Difference] = []
 
     def add(kind: str, legacy: object, item: object, detail: str) -> None:
         found.append(Difference(kind, lead_id, stage, True, legacy, item, detail))
 
-    legacy_state, item_state = read_state(legacy_before), read_state(item_before)
-    failed = {
-        name: _answer(reply)
-        for name, reply, state in (
-            ("crm.lead.get before", legacy_before, legacy_state),
-            ("crm.item.get before", item_before, item_state),
-        )
-        if state is None
-    }
-    after_state = read_state(other_after) if other_after is not None else None
-    if other_after is not None and after_state is None:
-        failed[f"{'crm.item.get' if route is Route.LEGACY else 'crm.lead.get'} after"] = _answer(
-            other_after
-        )
+    other_name = "crm.item" if route is Route.LEGACY else "crm.lead"
+    named = [
+        ("crm.lead before", reads.legacy_before),
+        ("crm.item before", reads.item_before),
+        (f"{other_name} after", reads.other_after),
+    ]
+    failed = {name: read.failure for name, read in named if read is not None and read.state is None}
     if failed:
-        codes = sorted({str(a.get("error")) for a in failed.values()})
+        codes = sorted({str((f or {}).get("error")) for f in failed.values()})
         legacy_side = {k: v for k, v in failed.items() if k.startswith("crm.lead")} or None
         item_side = {k: v for k, v in failed.items() if k.startswith("crm.item")} or None
         add(
@@ -161,29 +159,28 @@ def verification_differences(
             f"verification read failed: {', '.join(failed)} (error {', '.join(codes)})",
         )
 
+    legacy_state, item_state = reads.legacy_before.state, reads.item_before.state
     if legacy_state is not None and item_state is not None and legacy_state != item_state:
         add(
             "visibility",
             legacy_state.value,
             item_state.value,
-            f"before the delete crm.lead.get saw {legacy_state.value} and crm.item.get saw "
-            f"{item_state.value}",
+            f"before the delete the legacy family saw {legacy_state.value} and the item "
+            f"family saw {item_state.value}",
         )
 
     other_before = item_state if route is Route.LEGACY else legacy_state
-    deleted = _delete_state(delete)
-    if _contradicts(deleted, other_before):
-        assert other_before is not None
+    deleted = _delete_state(delete, outcome)
+    if other_before is not None and _contradicts(deleted, other_before):
         shown = deleted.value if isinstance(deleted, ReadState) else str(deleted)
         seen = other_before.value
         sides = (shown, seen) if route is Route.LEGACY else (seen, shown)
         add(
-            "outcome",
-            *sides,
-            f"{route.method} gave {shown} but the other family's read saw {other_before.value}",
+            "outcome", *sides, f"{route.method} gave {shown} but the other family's read saw {seen}"
         )
 
-    if delete.ok and after_state is ReadState.EXISTS:
+    after = reads.other_after.state if reads.other_after is not None else None
+    if outcome is Outcome.DELETED and after is ReadState.EXISTS:
         sides = ("deleted", "exists") if route is Route.LEGACY else ("exists", "deleted")
         add(
             "still_visible",

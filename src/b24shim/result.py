@@ -252,7 +252,7 @@ class DeleteResult:
         status = error.http_status or _STATUS_OF.get(error.code, 400)
         if self.route is Route.LEGACY and "error" in self.raw:
             return status, dict(self.raw)
-        if self.route is Route.ITEM and error.code in LEGACY_ERROR_TEXT:
+        if error.code in LEGACY_ERROR_TEXT and (self.route is Route.ITEM or not self.raw):
             return 400, {"error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
         return status, {"error": error.raw_code, "error_description": error.description}
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -17,7 +18,7 @@ from b24shim.codes import ErrorCode
 from b24shim.result import Outcome, Route
 from b24shim.transport import Command
 
-__all__ = ["ITEM", "LEGACY", "ROUTES", "LeadRoute", "ReadState", "read_state"]
+__all__ = ["ITEM", "LEGACY", "ROUTES", "LeadRoute", "Read", "ReadState", "answer_of"]
 
 LEAD_ENTITY_TYPE_ID = 1
 
@@ -43,6 +44,16 @@ class LeadRoute:
     def get(self, lead_id: int) -> Command:
         """The read-only call that shows whether this family sees ``lead_id``."""
         return self.get_method, self._params(lead_id)
+
+    def list_ids(self, lead_ids: list[int]) -> Command:
+        """One read-only call that shows which of ``lead_ids`` this family sees (<= 50)."""
+        if self.entity_type_id is None:
+            return "crm.lead.list", {"filter": {"@ID": lead_ids}, "select": ["ID"]}
+        return "crm.item.list", {
+            "entityTypeId": self.entity_type_id,
+            "filter": {"@id": lead_ids},
+            "select": ["id"],
+        }
 
     def check_delete(self, reply: Reply) -> Reply:
         """Refuse a success whose result is not this method's: it cannot be trusted."""
@@ -85,12 +96,60 @@ class ReadState(str, enum.Enum):
         return self.value
 
 
-def read_state(reply: Reply) -> ReadState | None:
-    """The state a ``*.get`` reply shows, or None when the read itself failed."""
-    if reply.ok:
-        return ReadState.EXISTS
-    if reply.code is ErrorCode.NOT_FOUND:
-        return ReadState.NOT_FOUND
-    if reply.code is ErrorCode.ACCESS_DENIED:
-        return ReadState.DENIED
-    return None
+@attrs.frozen
+class Read:
+    """One family's view of one lead, from a read-only call.
+
+    Attributes:
+        state: what the read showed; None when the read itself failed.
+        failure: the failed read's answer (code, text, status), for the difference log.
+    """
+
+    state: ReadState | None
+    failure: Mapping[str, object] | None = None
+
+    @classmethod
+    def from_get(cls, reply: Reply) -> Read:
+        """The view a ``crm.lead.get`` / ``crm.item.get`` reply shows."""
+        if reply.ok:
+            return cls(ReadState.EXISTS)
+        if reply.code is ErrorCode.NOT_FOUND:
+            return cls(ReadState.NOT_FOUND)
+        if reply.code is ErrorCode.ACCESS_DENIED:
+            return cls(ReadState.DENIED)
+        return cls(None, answer_of(reply))
+
+    @classmethod
+    def from_list(cls, reply: Reply, lead_ids: Iterable[int]) -> dict[int, Read]:
+        """The views a ``crm.lead.list`` / ``crm.item.list`` reply filtered by id shows.
+
+        A list shows only the leads the user may read, so absent means not found or denied.
+        """
+        ids = list(lead_ids)
+        if not reply.ok:
+            failed = cls(None, answer_of(reply))
+            return dict.fromkeys(ids, failed)
+        rows = reply.result
+        if isinstance(rows, Mapping):  # crm.item.list: {"items": [...]}
+            rows = rows.get("items")
+        if not isinstance(rows, list):
+            bad = cls(None, {"error": "PROTOCOL_ERROR", "error_description": "not a list"})
+            return dict.fromkeys(ids, bad)
+        seen = set()
+        for row in rows:
+            if isinstance(row, Mapping):
+                value = row.get("ID", row.get("id"))
+                if isinstance(value, (int, str)) and str(value).isdigit():
+                    seen.add(int(value))
+        return {i: cls(ReadState.EXISTS if i in seen else ReadState.NOT_FOUND) for i in ids}
+
+
+def answer_of(reply: Reply) -> dict[str, object]:
+    """A reply as a small JSON-ready dict, for the difference log."""
+    if reply.error is None:
+        return {"result": reply.result}
+    return {
+        "status": reply.error.http_status,
+        "error": reply.error.raw_code,
+        "error_description": reply.error.description,
+    }

@@ -7,37 +7,48 @@ Data flows one way: flag (:mod:`b24shim.flags`) -> route (:mod:`b24shim.routes`)
 
 from __future__ import annotations
 
+import collections
+import logging
 import os
+import random
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypedDict
 
+import attrs
 import cachetools
 import requests
 
 from b24shim._envelope import Reply
+from b24shim._plan import Plan
+from b24shim.bulk import Chunker, batch_for, split_answer
 from b24shim.codes import ErrorCode
 from b24shim.credentials import DEFAULT_TOKEN_URL, Credentials, OAuth, Webhook
 from b24shim.differences import (
     DifferenceCallback,
     DifferenceReporter,
+    VerificationReads,
     fallback_difference,
     shape_differences,
     verification_differences,
 )
-from b24shim.errors import ConfigError, LegacyRouteWarning
+from b24shim.errors import ConfigError, InvalidLeadId, LegacyRouteWarning
 from b24shim.flags import Stage, StagePolicy, StageSource, parse_stage
 from b24shim.ids import parse_lead_id
-from b24shim.result import DeleteResult, Difference, Route
-from b24shim.routes import ITEM, LEGACY, LeadRoute
+from b24shim.limits import Clock, RateLimit
+from b24shim.result import DeleteResult, Difference, ErrorInfo, Outcome, Route
+from b24shim.retry import RetryPolicy
+from b24shim.routes import ITEM, LEGACY, Read
 from b24shim.transport import DEFAULT_TIMEOUT, Timeout, Transport
 
 __all__ = ["DEFAULT_FALLBACK_TTL", "LeadShim", "delete_lead"]
 
 #: Seconds a portal without crm.item.* is remembered as such.
 DEFAULT_FALLBACK_TTL = 600.0
+
+logger = logging.getLogger(__name__)
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -76,6 +87,9 @@ def _warn_legacy_once() -> None:
 class LeadShim:
     """Deletes leads through ``crm.lead.delete`` or ``crm.item.delete``, by stage.
 
+    Thread-safe: one shim may serve many threads; they share its connection pool, its
+    client-side rate limit and its OAuth refresh.
+
     Args:
         credentials: a :class:`~b24shim.Webhook`, an :class:`~b24shim.OAuth`, or a webhook
             URL string.
@@ -88,7 +102,13 @@ class LeadShim:
         timeout: seconds, or ``(connect, read)``.
         on_difference: called with each :class:`~b24shim.Difference` found; its exceptions are
             logged, never raised.
+        rate_limit: the portal's request bucket to stay under
+            (:attr:`RateLimit.STANDARD <b24shim.limits.RateLimit.STANDARD>` by default,
+            ``RateLimit.ENTERPRISE``, your own, or None for no client-side limit).
+        operating_limit: the portal's operating-time budget per method (seconds per 10 min).
+        retry: a :class:`~b24shim.retry.RetryPolicy`.
         fallback_ttl: seconds a portal that lacks ``crm.item.*`` is remembered as such.
+        clock: where time is read and waited (tests pass a manual clock).
 
     Raises:
         ConfigError: a bad setting, naming it and the allowed values.
@@ -104,7 +124,11 @@ class LeadShim:
         session: requests.Session | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         on_difference: DifferenceCallback | None = None,
+        rate_limit: RateLimit | None = RateLimit.STANDARD,
+        operating_limit: float = 480.0,
+        retry: RetryPolicy | None = None,
         fallback_ttl: float = DEFAULT_FALLBACK_TTL,
+        clock: Clock | None = None,
     ) -> None:
         if isinstance(credentials, str):
             credentials = Webhook(credentials)
@@ -116,13 +140,24 @@ class LeadShim:
             )
         if not isinstance(kill_switch, bool):
             raise ConfigError("kill_switch", f"kill_switch must be a bool, got {kill_switch!r}")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigError("rate_limit", "rate_limit must be a RateLimit or None")
         self.policy = StagePolicy(stage, item_percent, kill_switch)
-        self.transport = Transport(credentials, session=session, timeout=timeout)
+        self.transport = Transport(
+            credentials,
+            session=session,
+            timeout=timeout,
+            rate_limit=rate_limit,
+            operating_limit=operating_limit,
+            clock=clock,
+        )
+        self.retry = retry if retry is not None else RetryPolicy()
         self._reporter = DifferenceReporter(on_difference)
         self._item_missing: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
-            maxsize=64, ttl=fallback_ttl
+            maxsize=64, ttl=fallback_ttl, timer=self.transport.clock.time
         )
         self._item_missing_lock = threading.Lock()
+        self._rng = random.Random()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LeadShim:
@@ -132,7 +167,9 @@ class LeadShim:
         ``B24SHIM_ACCESS_TOKEN`` (+ ``B24SHIM_REFRESH_TOKEN``, ``B24SHIM_CLIENT_ID``,
         ``B24SHIM_CLIENT_SECRET``, ``B24SHIM_TOKEN_URL``). Rollout:
         ``B24SHIM_LEAD_DELETE_STAGE`` (default ``legacy``), ``B24SHIM_ITEM_PERCENT`` (default
-        100), ``B24SHIM_KILL_SWITCH`` (``1/true/yes/on``). ``B24SHIM_TIMEOUT`` (seconds).
+        100), ``B24SHIM_KILL_SWITCH`` (``1/true/yes/on``). Transport: ``B24SHIM_TIMEOUT``
+        (seconds), ``B24SHIM_RATE_LIMIT`` (``standard``, ``enterprise``, ``off`` or
+        ``RATE/BURST``).
 
         Raises:
             ConfigError: at once, for any missing or bad value; never echoing a secret.
@@ -179,71 +216,186 @@ class LeadShim:
         Raises:
             InvalidLeadId: before any request, when ``lead_id`` is not a lead id.
         """
-        lead = parse_lead_id(lead_id)
-        stage = self.policy.stage_for(lead)
-        route = Route.ITEM if stage.uses_item else Route.LEGACY
-        if stage.verified:
-            result = self._delete_verified(lead, stage, route)
-        else:
-            result = self._delete_plain(lead, stage, route)
-        self._reporter.report(result.differences)
+        plan = self._plan(parse_lead_id(lead_id))
+        (result,) = self._execute([plan], self._send_one)
+        return result
+
+    def delete_leads(self, ids: Iterable[object]) -> Iterator[DeleteResult]:
+        """Delete many leads through ``batch``, up to 50 commands a request.
+
+        Reads ``ids`` lazily, validates each (a bad one is a ``FAILED`` result with
+        ``INVALID_ID``, not an exception), and yields exactly one result per input, in input
+        order, as soon as its batch is done. Retries and limits apply per id.
+        """
+        chunker = Chunker()
+        waiting: collections.deque[DeleteResult | Plan] = collections.deque()
+        done: dict[int, DeleteResult] = {}
+
+        def ready() -> Iterator[DeleteResult]:
+            while waiting:
+                head = waiting[0]
+                if isinstance(head, Plan):
+                    if head.index not in done:
+                        return
+                    yield done.pop(head.index)
+                else:
+                    yield head
+                waiting.popleft()
+
+        for index, value in enumerate(ids):
+            try:
+                plan = self._plan(parse_lead_id(value), index)
+            except InvalidLeadId as exc:
+                waiting.append(self._rejected(value, exc))
+                yield from ready()
+                continue
+            waiting.append(plan)
+            full = chunker.add(plan)
+            if full is not None:
+                done.update(self._run_chunk(full))
+                yield from ready()
+        for full in chunker.drain():
+            done.update(self._run_chunk(full))
+        yield from ready()
+
+    # -- planning and concluding ---------------------------------------------------------
+
+    def _plan(self, lead_id: int, index: int = 0) -> Plan:
+        """The stage of ``lead_id`` and the route that will delete it."""
+        stage = self.policy.stage_for(lead_id)
+        if not stage.uses_item:
+            return Plan(index, lead_id, stage, LEGACY)
+        if self._item_known_missing():
+            return Plan(index, lead_id, stage, LEGACY, fell_back=True)
+        return Plan(index, lead_id, stage, ITEM)
+
+    def _conclude(
+        self,
+        plan: Plan,
+        reply: Reply,
+        *,
+        reads: VerificationReads | None = None,
+        outcome: Outcome | None = None,
+    ) -> DeleteResult:
+        """Normalize the final answer for ``plan``; report its differences."""
+        reply = plan.route.check_delete(reply)
+        outcome = outcome or plan.route.outcome(reply)
+        found: list[Difference] = []
+        if plan.fell_back:
+            found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
+        if reads is not None and plan.verified:
+            found += verification_differences(
+                plan.lead_id, plan.stage, plan.route.route, reads, reply, outcome
+            )
+        if plan.route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
+            found += shape_differences(plan.lead_id, plan.stage, reply)
+        result = DeleteResult(
+            lead_id=plan.lead_id,
+            outcome=outcome,
+            stage=plan.stage,
+            route=plan.route.route,
+            error=None if outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT) else reply.error,
+            time=reply.time,
+            raw=reply.raw,
+            differences=tuple(found),
+        )
+        self._reporter.report(found)
         if result.route is Route.LEGACY:
             _warn_legacy_once()
         return result
 
-    # -- routes -----------------------------------------------------------------------------
+    def _rejected(self, value: object, exc: InvalidLeadId) -> DeleteResult:
+        """The result for an input that is not a lead id (nothing was sent)."""
+        source = self.policy.stage
+        stage = Stage.LEGACY if self.kill_switch or not isinstance(source, Stage) else source
+        number = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        return DeleteResult(
+            lead_id=number,
+            outcome=Outcome.FAILED,
+            stage=stage,
+            route=Route.ITEM if stage.uses_item else Route.LEGACY,
+            error=ErrorInfo(ErrorCode.INVALID_ID, "", str(exc), None),
+        )
 
-    def _delete_plain(self, lead_id: int, stage: Stage, route: Route) -> DeleteResult:
-        if route is Route.LEGACY:
-            return _result(lead_id, stage, LEGACY, self._call_delete(LEGACY, lead_id), [])
-        if self._item_known_missing():
-            return self._fallback(lead_id, stage, None)
-        reply = self._call_delete(ITEM, lead_id)
-        if reply.code is ErrorCode.METHOD_NOT_FOUND:
-            self._remember_item_missing()
-            return self._fallback(lead_id, stage, reply)
-        return _result(lead_id, stage, ITEM, reply, shape_differences(lead_id, stage, reply))
+    # -- sending and retrying ------------------------------------------------------------
 
-    def _delete_verified(self, lead_id: int, stage: Stage, route: Route) -> DeleteResult:
-        if route is Route.ITEM and self._item_known_missing():
-            return self._fallback(lead_id, stage, None)
-        deleting, other = (LEGACY, ITEM) if route is Route.LEGACY else (ITEM, LEGACY)
+    def _execute(self, plans: list[Plan], send: _Sender) -> list[DeleteResult]:
+        """Send ``plans`` until each has a final answer; retries as :mod:`b24shim.retry` says."""
+        results: dict[int, DeleteResult] = {}
+        safe_tries: dict[int, int] = collections.Counter()
+        ambiguous_tries: dict[int, int] = collections.Counter()
+        pending = plans
+        while pending:
+            answers = send(pending)
+            again: list[Plan] = []
+            wait = 0.0
+            for plan in pending:
+                reply, reads = answers[plan.index]
+                reply = plan.route.check_delete(reply)
+                index = plan.index
+                if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
+                    self._remember_item_missing()
+                    again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
+                    continue
+                ambiguous_before = ambiguous_tries[index] > 0
+                if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
+                    outcome: Outcome | None = Outcome.ALREADY_ABSENT
+                elif reply.ok:
+                    outcome = Outcome.DELETED
+                elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
+                    safe_tries[index] += 1
+                    if safe_tries[index] < self.retry.attempts:
+                        again.append(plan)
+                        wait = max(wait, self.retry.delay(safe_tries[index], self._rng))
+                        continue
+                    outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
+                elif reply.ambiguous:
+                    ambiguous_tries[index] += 1
+                    if ambiguous_tries[index] < self.retry.ambiguous_attempts:
+                        again.append(plan)
+                        wait = max(wait, self.retry.delay(ambiguous_tries[index], self._rng))
+                        continue
+                    outcome = Outcome.UNKNOWN
+                else:
+                    # A definite refusal; after an ambiguous try it proves nothing either way.
+                    outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
+                results[index] = self._conclude(plan, reply, reads=reads, outcome=outcome)
+            if again and wait > 0:
+                logger.info("retrying %d delete(s) in %.2f s", len(again), wait)
+                self.transport.clock.sleep(wait)
+            pending = again
+        return [results[plan.index] for plan in plans]
+
+    def _send_one(self, plans: list[Plan]) -> dict[int, tuple[Reply, VerificationReads | None]]:
+        """One delete: a direct call, or for a verified stage one batch of reads around it."""
+        (plan,) = plans
+        if not plan.verified:
+            method, params = plan.route.delete(plan.lead_id)
+            return {plan.index: (self.transport.call(method, params), None)}
+        other = ITEM if plan.route is LEGACY else LEGACY
         # One request: batch runs its commands in order, so the reads before, the one
         # authoritative delete and the read after share a call.
         replies = self.transport.batch(
             {
-                "lead_before": LEGACY.get(lead_id),
-                "item_before": ITEM.get(lead_id),
-                "delete": deleting.delete(lead_id),
-                "other_after": other.get(lead_id),
+                "lead_before": LEGACY.get(plan.lead_id),
+                "item_before": ITEM.get(plan.lead_id),
+                "delete": plan.route.delete(plan.lead_id),
+                "other_after": other.get(plan.lead_id),
             }
         )
-        delete = deleting.check_delete(replies["delete"])
-        if route is Route.ITEM and delete.code is ErrorCode.METHOD_NOT_FOUND:
-            self._remember_item_missing()
-            return self._fallback(lead_id, stage, delete)
-        found = verification_differences(
-            lead_id,
-            stage,
-            route,
-            legacy_before=replies["lead_before"],
-            item_before=replies["item_before"],
-            delete=delete,
-            other_after=replies["other_after"],
+        reads = VerificationReads(
+            legacy_before=Read.from_get(replies["lead_before"]),
+            item_before=Read.from_get(replies["item_before"]),
+            other_after=Read.from_get(replies["other_after"]),
         )
-        if route is Route.ITEM:
-            found += shape_differences(lead_id, stage, delete)
-        return _result(lead_id, stage, deleting, delete, found)
+        return {plan.index: (replies["delete"], reads)}
 
-    def _fallback(self, lead_id: int, stage: Stage, item_reply: Reply | None) -> DeleteResult:
-        reply = self._call_delete(LEGACY, lead_id)
-        return _result(
-            lead_id, stage, LEGACY, reply, [fallback_difference(lead_id, stage, item_reply)]
-        )
+    def _send_chunk(self, plans: list[Plan]) -> dict[int, tuple[Reply, VerificationReads | None]]:
+        return split_answer(plans, self.transport.batch(batch_for(plans)))
 
-    def _call_delete(self, route: LeadRoute, lead_id: int) -> Reply:
-        method, params = route.delete(lead_id)
-        return route.check_delete(self.transport.call(method, params))
+    def _run_chunk(self, plans: list[Plan]) -> dict[int, DeleteResult]:
+        results = self._execute(plans, self._send_chunk)
+        return {plan.index: result for plan, result in zip(plans, results, strict=True)}
 
     def _item_known_missing(self) -> bool:
         with self._item_missing_lock:
@@ -254,19 +406,7 @@ class LeadShim:
             self._item_missing[self.transport.portal] = True
 
 
-def _result(
-    lead_id: int, stage: Stage, route: LeadRoute, reply: Reply, differences: list[Difference]
-) -> DeleteResult:
-    return DeleteResult(
-        lead_id=lead_id,
-        outcome=route.outcome(reply),
-        stage=stage,
-        route=route.route,
-        error=reply.error,
-        time=reply.time,
-        raw=reply.raw,
-        differences=tuple(differences),
-    )
+_Sender = Callable[[list[Plan]], dict[int, tuple[Reply, VerificationReads | None]]]
 
 
 def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
@@ -312,6 +452,7 @@ class _Settings(TypedDict, total=False):
     item_percent: int
     kill_switch: bool
     timeout: Timeout
+    rate_limit: RateLimit | None
 
 
 def _settings_from_env(env: Mapping[str, str]) -> _Settings:
@@ -348,6 +489,10 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
                 f"B24SHIM_TIMEOUT must be a number of seconds above 0, got {timeout[:20]!r}",
             )
         settings["timeout"] = seconds
+    if "B24SHIM_RATE_LIMIT" in env:
+        settings["rate_limit"] = RateLimit.parse(
+            env["B24SHIM_RATE_LIMIT"], setting="B24SHIM_RATE_LIMIT"
+        )
     return settings
 
 

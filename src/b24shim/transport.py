@@ -10,18 +10,21 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import requests
+import requests.adapters
 import urllib3.exceptions
 
 from b24shim._envelope import Reply, parse_batch, parse_response
 from b24shim._redact import install_urllib3_filter
 from b24shim.codes import ErrorCode
 from b24shim.credentials import Credentials, OAuth
+from b24shim.limits import Clock, LeakyBucket, OperatingPacer, RateLimit, SystemClock
 from b24shim.result import ErrorInfo
 
 __all__ = ["DEFAULT_TIMEOUT", "Command", "Timeout", "Transport", "encode_query"]
@@ -58,7 +61,7 @@ def _flatten(prefix: str, value: object) -> list[tuple[str, str]]:
 def encode_query(params: Mapping[str, Any]) -> str:
     """PHP-style query string (``fields[TITLE]=x``), as ``batch`` commands carry them."""
     pairs = [pair for key, value in params.items() for pair in _flatten(str(key), value)]
-    return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in pairs)
+    return "&".join(f"{quote(k, safe='[]@')}={quote(v, safe='')}" for k, v in pairs)
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
@@ -84,10 +87,17 @@ def _was_sent(exc: requests.RequestException) -> bool:
 class Transport:
     """Sends method calls to one portal and parses the answers.
 
+    Every request first takes room in the shared :class:`~b24shim.limits.LeakyBucket` and
+    waits for the :class:`~b24shim.limits.OperatingPacer`; an OAuth ``expired_token`` answer
+    refreshes the token once for all threads and sends the call again, once.
+
     Args:
         credentials: a :class:`~b24shim.Webhook` or :class:`~b24shim.OAuth`.
         session: the ``requests.Session`` to use (one is created when None).
         timeout: seconds, or ``(connect, read)``.
+        rate_limit: the portal's bucket to stay under; None for no client-side limit.
+        operating_limit: the portal's operating-time budget per method, seconds per 10 min.
+        clock: where time is read and waited (tests pass a manual clock).
     """
 
     def __init__(
@@ -96,12 +106,26 @@ class Transport:
         *,
         session: requests.Session | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        rate_limit: RateLimit | None = RateLimit.STANDARD,
+        operating_limit: float = 480.0,
+        clock: Clock | None = None,
     ) -> None:
         install_urllib3_filter()
         self.credentials = credentials
-        self.session = session if session is not None else requests.Session()
+        if session is None:
+            session = requests.Session()
+            # Room for many threads sharing one shim without discarding connections.
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.timeout = timeout
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.bucket = LeakyBucket(rate_limit, self.clock) if rate_limit is not None else None
+        self.pacer = OperatingPacer(self.clock, operating_limit)
         self.requests_sent = 0
+        self.refreshes = 0
+        self._count_lock = threading.Lock()
 
     @property
     def portal(self) -> str:
@@ -110,10 +134,9 @@ class Transport:
 
     def call(self, method: str, params: Mapping[str, Any]) -> Reply:
         """Call one method. Never raises for portal, network or body failures."""
-        body = dict(params)
-        if isinstance(self.credentials, OAuth):
-            body["auth"] = self.credentials.access_token
-        return self._post(method, body)
+        reply = self._call_once(method, params, paced=[method])
+        self._observe(method, reply)
+        return reply
 
     def batch(self, commands: Mapping[str, Command], *, halt: bool = False) -> dict[str, Reply]:
         """Run up to 50 commands in one ``batch`` request, in order.
@@ -123,14 +146,118 @@ class Transport:
             error (and its ambiguity).
         """
         cmd = {key: f"{name}?{encode_query(args)}" for key, (name, args) in commands.items()}
-        envelope = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd})
-        return parse_batch(envelope, list(commands))
+        methods = [name for name, _ in commands.values()]
+        envelope = self._call_once("batch", {"halt": 1 if halt else 0, "cmd": cmd}, methods)
+        replies = parse_batch(envelope, list(commands))
+        if envelope.ok:  # the batch method is exempt; each command counts under its own name
+            for key, (name, _) in commands.items():
+                self._observe(name, replies[key])
+        return replies
 
-    def _post(self, method: str, body: dict[str, Any]) -> Reply:
+    def _observe(self, method: str, reply: Reply) -> None:
+        if reply.code is ErrorCode.OPERATION_TIME_LIMIT:
+            self.pacer.blocked(method)
+        else:
+            self.pacer.observe(method, reply.time)
+
+    def _call_once(self, method: str, params: Mapping[str, Any], paced: list[str]) -> Reply:
+        credentials = self.credentials
+        if not isinstance(credentials, OAuth):
+            return self._post(method, dict(params), paced)
+        token = credentials.access_token
+        reply = self._post(method, {**params, "auth": token}, paced)
+        if reply.code is not ErrorCode.EXPIRED_TOKEN:
+            return reply
+        failure = self._refresh(credentials, token)
+        if failure is not None:
+            return failure
+        return self._post(method, {**params, "auth": credentials.access_token}, paced)
+
+    def _refresh(self, credentials: OAuth, stale: str) -> Reply | None:
+        """Refresh the access token once, however many threads found it expired.
+
+        Returns:
+            None when a fresh token is in place; otherwise a reply saying why not.
+        """
+        with credentials.refresh_lock:
+            if credentials.access_token != stale:
+                return None  # another thread refreshed while this one waited
+            if not credentials.can_refresh:
+                return _auth_failure(
+                    ErrorCode.EXPIRED_TOKEN,
+                    "expired_token",
+                    "the access token expired and cannot be refreshed: OAuth needs "
+                    "refresh_token, client_id and client_secret to refresh it",
+                    401,
+                )
+            reply = self._request_tokens(credentials)
+            if reply is not None:
+                return reply
+            with self._count_lock:
+                self.refreshes += 1
+            if credentials.on_refresh is not None:
+                try:
+                    credentials.on_refresh(
+                        credentials.access_token, credentials.refresh_token or ""
+                    )
+                except Exception:
+                    logger.exception("on_refresh callback failed; the new tokens are in use")
+            logger.info("%s: access token refreshed", self.portal)
+            return None
+
+    def _request_tokens(self, credentials: OAuth) -> Reply | None:
+        params = {
+            "grant_type": "refresh_token",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "refresh_token": credentials.refresh_token,
+        }
+        redact = credentials.redact
+        try:
+            response = self.session.get(credentials.token_url, params=params, timeout=self.timeout)
+            body = response.json()
+        except requests.RequestException as exc:
+            return _auth_failure(
+                ErrorCode.TRANSPORT_ERROR,
+                "",
+                redact(f"refreshing the expired access token failed: {type(exc).__name__}: {exc}"),
+                None,
+            )
+        except ValueError:
+            return _auth_failure(
+                ErrorCode.PROTOCOL_ERROR,
+                "",
+                f"refreshing the expired access token failed: the token endpoint answered "
+                f"HTTP {response.status_code} without JSON",
+                response.status_code,
+            )
+        access = body.get("access_token") if isinstance(body, dict) else None
+        refresh = body.get("refresh_token") if isinstance(body, dict) else None
+        if response.ok and isinstance(access, str) and access and isinstance(refresh, str):
+            credentials.rotate(access, refresh)
+            return None
+        error = body.get("error", "") if isinstance(body, dict) else ""
+        text = body.get("error_description", "") if isinstance(body, dict) else ""
+        paid = error == "PAYMENT_REQUIRED"
+        code = ErrorCode.PLAN_RESTRICTED if paid else ErrorCode.INVALID_CREDENTIALS
+        detail = f"{error or 'no tokens'}{': ' + str(text) if text else ''}"
+        renew = error in ("invalid_grant", "invalid_client")
+        advice = "; a new authorization is needed" if renew else ""
+        description = redact(
+            f"refreshing the expired access token failed: {detail} "
+            f"(HTTP {response.status_code}){advice}"
+        )
+        return _auth_failure(code, str(error), description, response.status_code)
+
+    def _post(self, method: str, body: dict[str, Any], paced: list[str]) -> Reply:
+        if self.bucket is not None:
+            self.bucket.acquire()
+        self.pacer.wait(paced)
         url = f"{self.credentials.base_url}{method}.json"
         started = time.perf_counter()
-        try:
+        with self._count_lock:
             self.requests_sent += 1
+        try:
             response = self.session.post(url, json=body, timeout=self.timeout)
             content = response.content
         except requests.RequestException as exc:
@@ -158,3 +285,8 @@ class Transport:
             extra={"b24shim_method": method},
         )
         return reply
+
+
+def _auth_failure(code: ErrorCode, raw: str, description: str, status: int | None) -> Reply:
+    # The call itself did not run: the portal refused its token before the method.
+    return Reply(error=ErrorInfo(code, raw, description, status), http_status=status)

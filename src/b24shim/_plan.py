@@ -1,0 +1,42 @@
+"""What the shim decided to do for one lead: its stage and the route that will delete it."""
+
+from __future__ import annotations
+
+import attrs
+
+from b24shim._envelope import Reply
+from b24shim.flags import Stage
+from b24shim.routes import LeadRoute
+
+__all__ = ["Plan"]
+
+
+@attrs.frozen
+class Plan:
+    """One delete to perform.
+
+    Attributes:
+        index: the position in the job (a batch command key is built from it).
+        lead_id: the validated lead id.
+        stage: the stage that applies to the lead.
+        route: the route that performs the delete.
+        fell_back: the stage wanted the item route, but the portal lacks ``crm.item.*``.
+        item_reply: the ``ERROR_METHOD_NOT_FOUND`` answer that showed it, when seen now.
+    """
+
+    index: int
+    lead_id: int
+    stage: Stage
+    route: LeadRoute
+    fell_back: bool = False
+    item_reply: Reply | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether reads of both families belong around this delete."""
+        return self.stage.verified and not self.fell_back
+
+    @property
+    def key(self) -> str:
+        """The batch command key of the delete."""
+        return f"d{self.index}"

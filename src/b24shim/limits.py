@@ -1,0 +1,184 @@
+"""Client-side limits: the portal's leaky bucket and its per-method operating time (spec 5).
+
+The portal counts requests in a leaky bucket (2/s with a burst of 50; 5/s with 250 on
+Enterprise) and refuses with 503 ``QUERY_LIMIT_EXCEEDED`` above it; it also sums each method's
+processing time over 10 minutes and blocks the method with 429 ``OPERATION_TIME_LIMIT`` above
+480 s. :class:`LeakyBucket` keeps a client under the first, and :class:`OperatingPacer` makes a
+method near the second wait for ``operating_reset_at`` instead of being blocked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import ClassVar, Protocol
+
+import attrs
+
+from b24shim._validate import number_above, whole_number_from
+from b24shim.errors import ConfigError
+from b24shim.result import CallTime
+
+__all__ = ["Clock", "LeakyBucket", "OperatingPacer", "RateLimit", "SystemClock"]
+
+
+class Clock(Protocol):
+    """Where the shim reads the time and waits: wall-clock seconds, as the portal's are."""
+
+    def time(self) -> float:
+        """Now, in Unix seconds."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def time(self) -> float:
+        """Now, in Unix seconds."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+@attrs.frozen
+class RateLimit:
+    """A leaky bucket: drains ``rate`` requests a second, holds ``burst``.
+
+    Use :attr:`STANDARD` (2/s, burst 50), :attr:`ENTERPRISE` (5/s, burst 250), or your own.
+    """
+
+    rate: float = attrs.field(validator=number_above(0))
+    burst: int = attrs.field(validator=whole_number_from(1))
+
+    STANDARD: ClassVar[RateLimit]
+    ENTERPRISE: ClassVar[RateLimit]
+
+    @classmethod
+    def parse(cls, text: str, *, setting: str = "rate limit") -> RateLimit | None:
+        """``standard``, ``enterprise``, ``off`` or ``RATE/BURST`` (e.g. ``2/50``)."""
+        value = text.strip().lower()
+        if value in ("", "standard"):
+            return cls.STANDARD
+        if value == "enterprise":
+            return cls.ENTERPRISE
+        if value in ("off", "none", "0"):
+            return None
+        rate, _, burst = value.partition("/")
+        try:
+            return cls(float(rate), int(burst))
+        except (ValueError, ConfigError):
+            raise ConfigError(
+                setting,
+                f"{setting} must be standard, enterprise, off or RATE/BURST such as 2/50, "
+                f"got {text[:20]!r}",
+            ) from None
+
+
+RateLimit.STANDARD = RateLimit(2.0, 50)
+RateLimit.ENTERPRISE = RateLimit(5.0, 250)
+
+
+class LeakyBucket:
+    """The portal's bucket, mirrored on the client and shared by every thread of a shim.
+
+    A request is let through while the bucket, drained at ``rate`` since the last request,
+    has room for it; otherwise the caller waits exactly until it has. The portal's own bucket
+    drains for as long as the request travels, so it never holds more than this one.
+    """
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._level = 0.0
+        self._stamp = clock.time()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> float:
+        """Take room for one request, waiting as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock.time()
+                drained = max(0.0, now - self._stamp) * self.limit.rate
+                self._level = max(0.0, self._level - drained)
+                self._stamp = max(self._stamp, now)
+                if self._level + 1 <= self.limit.burst:
+                    self._level += 1
+                    self.waited += waited
+                    return waited
+                wait = (self._level + 1 - self.limit.burst) / self.limit.rate
+            self._clock.sleep(wait)
+            waited += wait
+
+
+@attrs.define
+class _MethodLoad:
+    operating: float = 0.0
+    reset_at: float | None = None
+    largest: float = 0.0  # the longest processing seen: how much one more call may add
+
+
+class OperatingPacer:
+    """Makes a method near its operating-time limit wait for ``operating_reset_at``.
+
+    Fed with each answer's ``time`` block (per command for a batch), it waits before calling a
+    method whose ``operating`` plus a margin (three times its longest call, at least 5 s) would
+    pass ``limit``, until the portal's ``operating_reset_at`` frees part of the budget.
+    """
+
+    def __init__(self, clock: Clock, limit: float = 480.0) -> None:
+        self._clock = clock
+        self.limit = limit
+        self._load: dict[str, _MethodLoad] = {}
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def observe(self, method: str, timing: CallTime | None) -> None:
+        """Record the portal's accounting for ``method`` from an answer's time block."""
+        if timing is None or timing.operating is None:
+            return
+        with self._lock:
+            load = self._load.setdefault(method.lower(), _MethodLoad())
+            load.operating = timing.operating
+            load.reset_at = (
+                float(timing.operating_reset_at) if timing.operating_reset_at else load.reset_at
+            )
+            load.largest = max(load.largest, timing.processing or 0.0)
+
+    def blocked(self, method: str) -> float | None:
+        """The method was refused with OPERATION_TIME_LIMIT; returns when it may free up."""
+        with self._lock:
+            load = self._load.setdefault(method.lower(), _MethodLoad())
+            load.operating = max(load.operating, self.limit)
+            return load.reset_at
+
+    def wait(self, methods: Iterable[str]) -> float:
+        """Wait until every one of ``methods`` has budget left; returns the seconds waited."""
+        until = 0.0
+        with self._lock:
+            for method in {m.lower() for m in methods}:
+                load = self._load.get(method)
+                if load is None or load.reset_at is None:
+                    continue
+                margin = max(5.0, 3 * load.largest)
+                if load.operating + margin >= self.limit:
+                    until = max(until, load.reset_at)
+        delay = until - self._clock.time()
+        if delay <= 0:
+            return 0.0
+        self._clock.sleep(delay + 0.05)
+        with self._lock:
+            for method in {m.lower() for m in methods}:
+                load = self._load.get(method)
+                if load is not None and load.reset_at is not None and load.reset_at <= until:
+                    # The oldest minute of accounting expired; the next answer says the rest.
+                    load.operating, load.reset_at = 0.0, None
+            self.waited += delay
+        return delay

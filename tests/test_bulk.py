@@ -1,0 +1,219 @@
+"""delete_leads: batches of 50, one result per input in order, lazily, nothing lost."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+from b24shim import ErrorCode, LeadShim, Outcome, Route, Stage
+from conftest import WEBHOOK
+from portal_answers import TIME
+
+BATCH_URL = WEBHOOK + "batch.json"
+
+
+def parse_cmd(cmd: str) -> tuple[str, dict[str, list[str]]]:
+    method, _, query = cmd.partition("?")
+    return method, parse_qs(query)
+
+
+class BatchPortal:
+    """Answers batch calls of deletes and list reads; leads in `existing` can be deleted."""
+
+    def __init__(self, mock: responses.RequestsMock, existing: set[int]) -> None:
+        self.existing = set(existing)
+        self.batches: list[dict[str, str]] = []
+        self.fail_next: list[Any] = []  # answers that replace a batch's, after it ran
+        self.refuse_next: list[Any] = []  # answers given instead of running a batch
+        mock.add_callback(responses.POST, BATCH_URL, callback=self.batch)
+
+    def batch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        body = json.loads(request.body or b"{}")
+        cmd: dict[str, str] = body["cmd"]
+        self.batches.append(cmd)
+        if self.refuse_next:
+            return self.refuse_next.pop(0)  # type: ignore[no-any-return]
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for key, command in cmd.items():
+            method, params = parse_cmd(command)
+            if method.endswith(".list"):
+                ids = [
+                    int(v)
+                    for k, vs in params.items()
+                    if "ID" in k.upper() and "[" in k
+                    for v in vs
+                    if k.startswith("filter")
+                ]
+                rows = [{"ID": str(i)} for i in ids if i in self.existing]
+                results[key] = (
+                    {"items": [{"id": int(r["ID"])} for r in rows]}
+                    if method == "crm.item.list"
+                    else rows
+                )
+                continue
+            lead = int(params["id"][0])
+            if lead in self.existing:
+                self.existing.discard(lead)
+                results[key] = True if method == "crm.lead.delete" else []
+            elif method == "crm.lead.delete":
+                errors[key] = {"error": "ERROR_CORE", "error_description": "Item not found"}
+            else:
+                errors[key] = {"error": "NOT_FOUND", "error_description": "Item not found"}
+        if self.fail_next:
+            failure = self.fail_next.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure  # type: ignore[no-any-return]
+        answer = {
+            "result": {
+                "result": results or [],
+                "result_error": errors or [],
+                "result_total": [],
+                "result_next": [],
+                "result_time": dict.fromkeys(results, TIME) or [],
+            },
+            "time": TIME,
+        }
+        return 200, {}, json.dumps(answer)
+
+
+def test_ids_are_packed_fifty_to_a_batch_in_order() -> None:
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(1, 121)))
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads(range(1, 121)))
+    assert [len(b) for b in portal.batches] == [50, 50, 20]
+    assert portal.batches[0]["d0"] == "crm.item.delete?entityTypeId=1&id=1"
+    assert [r.lead_id for r in results] == list(range(1, 121))
+    assert {r.outcome for r in results} == {Outcome.DELETED}
+    assert all(r.route is Route.ITEM for r in results)
+
+
+def test_bad_ids_become_failed_results_in_place_and_lose_nothing() -> None:
+    inputs: list[object] = [1, "2", "12abc", 3, None, -4, [5], " 6 "]
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, {1, 2, 3, 6})
+        results = list(LeadShim(WEBHOOK).delete_leads(inputs))
+    assert len(results) == len(inputs)
+    assert [r.outcome for r in results] == [
+        Outcome.DELETED,
+        Outcome.DELETED,
+        Outcome.FAILED,
+        Outcome.DELETED,
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.DELETED,
+    ]
+    assert [r.lead_id for r in results] == [1, 2, 0, 3, 0, -4, 0, 6]
+    bad = results[2]
+    assert bad.error is not None
+    assert bad.error.code is ErrorCode.INVALID_ID
+    assert "12abc" in bad.error.description
+    assert bad.to_legacy() == (
+        400,
+        {"error": "", "error_description": "ID is not defined or invalid."},
+    )
+    assert len(portal.batches) == 1
+    assert len(portal.batches[0]) == 4
+
+
+def test_per_command_errors_are_that_ids_result() -> None:
+    with responses.RequestsMock() as mock:
+        BatchPortal(mock, {1, 3})
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads([1, 2, 3, 3]))
+    assert [r.outcome for r in results] == [
+        Outcome.DELETED,
+        Outcome.FAILED,
+        Outcome.DELETED,
+        Outcome.FAILED,
+    ]
+    assert results[1].error is not None
+    assert results[1].error.code is ErrorCode.NOT_FOUND
+
+
+def test_a_generator_is_read_lazily_and_results_come_per_batch() -> None:
+    consumed = itertools.count(1)
+    read: list[int] = []
+
+    def endless() -> Iterator[int]:
+        for lead in consumed:
+            read.append(lead)
+            yield lead
+
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(1, 200)))
+        results = LeadShim(WEBHOOK, stage="item").delete_leads(endless())
+        first = list(itertools.islice(results, 10))
+    assert [r.lead_id for r in first] == list(range(1, 11))
+    assert len(portal.batches) == 1
+    assert len(read) == 51  # one chunk, plus the id that showed the chunk was full
+
+
+def test_a_batch_lost_after_sending_is_retried_and_reports_already_absent() -> None:
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, {1, 2, 3})
+        portal.fail_next = [requests.ReadTimeout("read timed out")]
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads([1, 2, 3, 4]))
+    # The first batch ran (the portal deleted 1..3) but its answer was lost. The retry finds
+    # every lead gone: absent, whoever removed it (4 never existed: absent all the same).
+    assert len(portal.batches) == 2
+    assert [r.outcome for r in results] == [Outcome.ALREADY_ABSENT] * 4
+    assert all(r.ok and r.error is None for r in results)
+
+
+def test_a_refused_batch_is_retried_without_doubt() -> None:
+    limit = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, {1, 2})
+        portal.refuse_next = [(503, {}, json.dumps(limit))]
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads([1, 2]))
+    assert len(portal.batches) == 2
+    assert [r.outcome for r in results] == [Outcome.DELETED, Outcome.DELETED]
+
+
+def test_verified_bulk_reads_both_families_in_the_same_batch() -> None:
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(1, 101)))
+        results = list(LeadShim(WEBHOOK, stage=Stage.LEGACY_VERIFIED).delete_leads(range(1, 101)))
+    assert [len(b) for b in portal.batches] == [49, 49, 11]  # 46 deletes + 3 reads
+    first = portal.batches[0]
+    keys = list(first)
+    assert keys[:2] == ["lead_before", "item_before"]
+    assert keys[-1] == "item_after"
+    assert first["lead_before"].startswith("crm.lead.list?filter[@ID][0]=1&")
+    assert first["item_before"].startswith("crm.item.list?entityTypeId=1&filter[@id][0]=1&")
+    assert sum(k.startswith("d") for k in keys) == 46
+    assert all(r.outcome is Outcome.DELETED for r in results)
+    assert all(r.differences == () for r in results)
+
+
+def test_verified_bulk_finds_leads_still_visible_to_the_other_family() -> None:
+    class Sticky(BatchPortal):
+        """The item family keeps returning lead 2 after the legacy delete."""
+
+        def batch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+            status, headers, text = super().batch(request)
+            answer = json.loads(text)
+            if "item_after" in answer["result"]["result"]:
+                answer["result"]["result"]["item_after"] = {"items": [{"id": 2}]}
+            return status, headers, json.dumps(answer)
+
+    with responses.RequestsMock() as mock:
+        Sticky(mock, {1, 2, 3})
+        results = list(LeadShim(WEBHOOK, stage="legacy_verified").delete_leads([1, 2, 3]))
+    assert [[d.kind for d in r.differences] for r in results] == [[], ["still_visible"], []]
+
+
+def test_ids_reach_the_portal_in_query_form() -> None:
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, {7})
+        list(LeadShim(WEBHOOK).delete_leads(["7"]))
+    assert portal.batches == [{"d0": "crm.lead.delete?id=7"}]
+    assert parse_qs(urlsplit("x?" + portal.batches[0]["d0"].split("?")[1]).query) == {"id": ["7"]}
