@@ -1,0 +1,24 @@
+"""A local Bitrix24 portal over real HTTP, for tests and demos (what stripe-mock is to Stripe).
+
+It follows `spec/bitrix24-rest-behavior.md`: `crm.lead.*`, `crm.item.*`, `crm.activity.add/list`
+and `batch`, webhook and OAuth auth, the leaky bucket, the operating-time limit, a restricted
+user, an old-portal switch without `crm.item.*`, and fault injection. Standard library HTTP only;
+it imports nothing else from b24shim.
+"""
+
+from ._clock import Clock, ManualClock, SystemClock
+from ._emulator import Emulator
+from ._faults import FAULT_KINDS, FaultConfig
+from ._journal import RequestRecord
+from ._store import RecycleBinEntry
+
+__all__ = [
+    "FAULT_KINDS",
+    "Clock",
+    "Emulator",
+    "FaultConfig",
+    "ManualClock",
+    "RecycleBinEntry",
+    "RequestRecord",
+    "SystemClock",
+]

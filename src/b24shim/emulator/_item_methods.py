@@ -1,0 +1,140 @@
+"""The universal methods `crm.item.add/get/list/delete` (spec 3), as `Controller\\Item` runs them.
+
+Order of checks, as the D7 controller has it: the intranet-user prefilter, then the binder
+(`entityTypeId` before `id`, exact-case names, `is_numeric` then an int coercion; a JSON null
+counts as missing), then the factory (`NOT_FOUND` "SPA not found" for entityTypeId other than
+1 lead, 2 deal, 3 contact, 4 company), then the item (`NOT_FOUND` "Item not found" for 0,
+negative or missing ids), then the permission (`ACCESS_DENIED`, restricted user deleting).
+The restricted user may read and add. Results: `get`/`add` -> `{"item": {...}}`,
+`list` -> `{"items": [...]}` with top-level `total`/`next`, `delete` -> `[]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._context import CallContext, Page
+from ._errors import RestError
+from ._fields import item_view, to_upper
+from ._listing import filter_rows, order_rows, page, select_list
+from ._php import is_numeric, to_int, to_string
+from ._store import ENTITY_NAMES
+
+__all__ = ["ITEM_METHODS"]
+
+
+def _missing(ctx: CallContext, name: str) -> RestError:
+    return RestError(f"Could not find value for parameter {{{name}}}", ctx.binder_code)
+
+
+def _bind_int(ctx: CallContext, params: Mapping[str, Any], name: str) -> int:
+    value = params.get(name)
+    if value is None:
+        raise _missing(ctx, name)
+    if not is_numeric(value):
+        raise RestError(
+            f"Invalid value {{{to_string(value)}}} to match with parameter {{{name}}}. "
+            "Should be value of type int.",
+            ctx.binder_code,
+        )
+    return to_int(value)
+
+
+def _bind_array(ctx: CallContext, params: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = params.get(name)
+    if value is None:
+        raise _missing(ctx, name)
+    if isinstance(value, list):
+        value = {str(index): item for index, item in enumerate(value)}
+    if not isinstance(value, Mapping):
+        raise RestError(
+            f"Invalid value {{{to_string(value)}}} to match with parameter {{{name}}}. "
+            "Should be value of type array.",
+            ctx.binder_code,
+        )
+    return value
+
+
+def _prefilter(ctx: CallContext) -> None:
+    if ctx.is_extranet:
+        raise RestError(
+            ctx.text("intranet_only"),
+            "allowed_only_intranet_user",
+            ctx.settings.access_denied_status,
+        )
+
+
+def _factory(ctx: CallContext, entity_type_id: int) -> int:
+    if entity_type_id not in ENTITY_NAMES:
+        raise RestError(ctx.text("type_not_found"), "NOT_FOUND")
+    return entity_type_id
+
+
+def _item_not_found(ctx: CallContext) -> RestError:
+    return RestError(ctx.text("item_not_found"), "NOT_FOUND")
+
+
+def item_delete(ctx: CallContext, params: Mapping[str, Any]) -> list[Any]:
+    """`crm.item.delete`: existence is checked before permission (spec 3.4)."""
+    _prefilter(ctx)
+    entity_type_id = _bind_int(ctx, params, "entityTypeId")
+    item_id = _bind_int(ctx, params, "id")
+    _factory(ctx, entity_type_id)
+    if item_id <= 0 or not ctx.store.exists(entity_type_id, item_id):
+        raise _item_not_found(ctx)
+    if not ctx.may_delete:
+        raise ctx.access_denied_item()
+    if not ctx.store.delete(entity_type_id, item_id, ctx.auth.user_id, ctx.method, ctx.now):
+        raise _item_not_found(ctx)  # deleted by a concurrent request meanwhile
+    return []
+
+
+def item_get(ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`crm.item.get`: `{"item": {...camelCase fields...}}`."""
+    _prefilter(ctx)
+    entity_type_id = _bind_int(ctx, params, "entityTypeId")
+    item_id = _bind_int(ctx, params, "id")
+    _factory(ctx, entity_type_id)
+    fields = ctx.store.get(entity_type_id, item_id) if item_id > 0 else None
+    if fields is None:
+        raise _item_not_found(ctx)
+    return {"item": item_view(fields, entity_type_id)}
+
+
+def item_add(ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`crm.item.add`: create from camelCase `fields`; `{"item": {...}}`."""
+    _prefilter(ctx)
+    entity_type_id = _bind_int(ctx, params, "entityTypeId")
+    fields = _bind_array(ctx, params, "fields")
+    _factory(ctx, entity_type_id)
+    upper = {to_upper(str(name), entity_type_id): value for name, value in fields.items()}
+    for system in ("ID", "ENTITY_TYPE_ID"):
+        upper.pop(system, None)
+    created = ctx.store.add(entity_type_id, upper, ctx.auth.user_id, ctx.now)
+    return {"item": item_view(created, entity_type_id)}
+
+
+def item_list(ctx: CallContext, params: Mapping[str, Any]) -> Page:
+    """`crm.item.list`: `{"items": [...]}` in pages of 50 with `filter`/`order`/`select`."""
+    _prefilter(ctx)
+    entity_type_id = _factory(ctx, _bind_int(ctx, params, "entityTypeId"))
+
+    def name_of(name: str) -> str:
+        return to_upper(name, entity_type_id)
+
+    rows = ctx.store.all(entity_type_id)
+    rows = filter_rows(rows, params.get("filter"), name_of)
+    rows = order_rows(rows, params.get("order"), name_of)
+    select = select_list(params.get("select"))
+    chunk = page(rows, ctx.start)
+    items = [item_view(row, entity_type_id, select) for row in chunk.result]
+    return Page({"items": items}, chunk.total, chunk.next)
+
+
+ITEM_METHODS = {
+    "crm.item.add": item_add,
+    "crm.item.get": item_get,
+    "crm.item.list": item_list,
+    "crm.item.delete": item_delete,
+}

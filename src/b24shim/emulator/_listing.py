@@ -1,0 +1,103 @@
+"""`filter`, `order`, `select` and paging for the list methods (pages of 50, `start` offset)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._context import PAGE_SIZE, Page
+from ._php import is_numeric, to_string
+
+__all__ = ["filter_rows", "order_rows", "page", "select_list"]
+
+# Longest prefixes first, so ">=" is not read as ">".
+_OPERATORS = ("!=", ">=", "<=", "!@", "=", ">", "<", "@", "!")
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    if is_numeric(value):
+        return (0, float(value))
+    return (1, to_string(value))
+
+
+def _equal(left: Any, right: Any) -> bool:
+    return _comparable(left) == _comparable(right)
+
+
+def _matches(value: Any, operator: str, wanted: Any) -> bool:
+    if operator in ("@", "!@"):
+        options = list(wanted.values()) if isinstance(wanted, dict) else wanted
+        if not isinstance(options, list):
+            options = [options]
+        found = any(_equal(value, option) for option in options)
+        return found if operator == "@" else not found
+    if operator in ("=", ""):
+        return _equal(value, wanted)
+    if operator in ("!", "!="):
+        return not _equal(value, wanted)
+    left, right = _comparable(value), _comparable(wanted)
+    if left[0] != right[0]:
+        return False
+    if operator == ">":
+        return bool(left > right)
+    if operator == "<":
+        return bool(left < right)
+    if operator == ">=":
+        return bool(left >= right)
+    return bool(left <= right)
+
+
+def filter_rows(
+    rows: list[dict[str, Any]], filter_: Any, name_of: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Keep rows matching every condition; `name_of` maps a filter field to a stored name."""
+    if not isinstance(filter_, Mapping):
+        return rows
+    conditions: list[tuple[str, str, Any]] = []
+    for raw_key, wanted in filter_.items():
+        key = str(raw_key)
+        operator = next((op for op in _OPERATORS if key.startswith(op)), "")
+        conditions.append((name_of(key[len(operator) :]), operator, wanted))
+    return [
+        row
+        for row in rows
+        if all(_matches(row.get(name), op, wanted) for name, op, wanted in conditions)
+    ]
+
+
+def order_rows(
+    rows: list[dict[str, Any]], order: Any, name_of: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Sort by the `order` map (`{"ID": "DESC"}`); the default is ascending ID."""
+    if not isinstance(order, Mapping) or not order:
+        return rows
+    result = list(rows)
+    for key, direction in reversed(list(order.items())):
+        name = name_of(str(key))
+        descending = to_string(direction).upper() == "DESC"
+        result.sort(key=_sort_key(name), reverse=descending)
+    return result
+
+
+def _sort_key(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    def key(row: dict[str, Any]) -> tuple[int, Any]:
+        return _comparable(row.get(name))
+
+    return key
+
+
+def select_list(select: Any) -> list[str] | None:
+    """The `select` parameter as a list of names, or None for all fields."""
+    if isinstance(select, Mapping):
+        select = list(select.values())
+    if isinstance(select, list) and select:
+        return [to_string(name) for name in select]
+    return None
+
+
+def page(rows: list[Any], start: int) -> Page:
+    """Cut one page of 50 at `start`; `next` is set while rows remain."""
+    start = max(0, start)
+    chunk = rows[start : start + PAGE_SIZE]
+    following = start + PAGE_SIZE
+    return Page(chunk, len(rows), following if following < len(rows) else None)
