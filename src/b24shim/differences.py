@@ -52,6 +52,7 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
     if error is None or error.code not in LEGACY_ERROR_TEXT:
         return []
     legacy = {"status": 400, "error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
+    status = f" (HTTP {error.http_status})" if error.http_status is not None else ""
     item = answer_of(reply)
     if item == legacy:
         return []
@@ -64,7 +65,7 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
             legacy=legacy,
             item=item,
             detail=f"{error.code.value}: crm.item.delete answered error {error.raw_code!r} "
-            f"{error.description!r} (HTTP {error.http_status}) where crm.lead.delete answers "
+            f"{error.description!r}{status} where crm.lead.delete answers "
             f"'' {LEGACY_ERROR_TEXT[error.code]!r} (HTTP 400)",
         )
     ]

@@ -1,0 +1,262 @@
+"""The ``b24shim`` command line.
+
+Exit status: 0 when all went well, 1 when a delete failed (or its outcome is unknown), 2 for
+bad usage or configuration, 130 when ``delete-leads`` was interrupted with nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType
+from typing import IO, Any
+
+from b24shim.demo import run_demo
+from b24shim.emulator import _cli as emulator_cli
+from b24shim.errors import ConfigError, InvalidLeadId
+from b24shim.flags import Stage
+from b24shim.result import DeleteResult, Outcome
+from b24shim.shim import LeadShim
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _environ(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    if getattr(args, "stage", None):
+        env["B24SHIM_LEAD_DELETE_STAGE"] = args.stage
+    if getattr(args, "rate_limit", None):
+        env["B24SHIM_RATE_LIMIT"] = args.rate_limit
+    return env
+
+
+def _print_json(data: dict[str, Any], out: IO[str]) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _cmd_delete_lead(args: argparse.Namespace) -> int:
+    shim = LeadShim.from_env(_environ(args))
+    result = shim.delete_lead(args.lead_id)
+    _print_json(result.to_dict(), sys.stdout)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+class Summary:
+    """Counts of a bulk run: outcomes, failures by code, differences by kind."""
+
+    def __init__(self) -> None:
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.failed_by_code: collections.Counter[str] = collections.Counter()
+        self.differences: collections.Counter[str] = collections.Counter()
+
+    def add(self, result: DeleteResult) -> None:
+        """Count one result."""
+        self.outcomes[result.outcome.value] += 1
+        if result.outcome is Outcome.FAILED and result.error is not None:
+            self.failed_by_code[result.error.code.value] += 1
+        for difference in result.differences:
+            self.differences[difference.kind] += 1
+
+    @property
+    def total(self) -> int:
+        """How many results were counted."""
+        return sum(self.outcomes.values())
+
+    @property
+    def all_ok(self) -> bool:
+        """True when nothing failed and no outcome is unknown."""
+        return not (self.outcomes[Outcome.FAILED.value] or self.outcomes[Outcome.UNKNOWN.value])
+
+    def lines(self, *, interrupted: bool) -> list[str]:
+        """The human-readable summary."""
+        head = f"{self.total} ids processed" + (" (stopped by Ctrl-C)" if interrupted else "")
+        out = [
+            head,
+            f"  deleted         {self.outcomes[Outcome.DELETED.value]}",
+            f"  already absent  {self.outcomes[Outcome.ALREADY_ABSENT.value]}",
+            f"  failed          {self.outcomes[Outcome.FAILED.value]}",
+        ]
+        out += [f"    {code:<24}{n}" for code, n in sorted(self.failed_by_code.items())]
+        out.append(f"  unknown         {self.outcomes[Outcome.UNKNOWN.value]}")
+        out.append(f"  differences     {sum(self.differences.values())}")
+        out += [f"    {kind:<24}{n}" for kind, n in sorted(self.differences.items())]
+        return out
+
+
+class _Progress:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def update(self, summary: Summary) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < 0.1:
+            return
+        self.shown = now
+        rate = summary.total / max(now - self.started, 1e-9)
+        failed = summary.outcomes[Outcome.FAILED.value] + summary.outcomes[Outcome.UNKNOWN.value]
+        self.stream.write(f"\r{summary.total} done, {failed} failed, {rate:.1f}/s ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _read_ids(stream: IO[str], stop: threading.Event) -> Iterator[str]:
+    for line in stream:
+        if stop.is_set():
+            return
+        text = line.strip()
+        if text and not text.startswith("#"):
+            yield text
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` instead of raising, so the batch in flight completes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        stop.set()
+        sys.stderr.write("\nstopping after the batch in flight (Ctrl-C again to abort)\n")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_bulk(
+    shim: LeadShim, ids: Iterable[object], out: IO[str], err: IO[str], stop: threading.Event
+) -> int:
+    """Delete ``ids``, one JSON line per result on ``out``, the summary on ``err``."""
+    summary = Summary()
+    progress = _Progress(err)
+    try:
+        for result in shim.delete_leads(ids):
+            summary.add(result)
+            _print_json(result.to_dict(), out)
+            progress.update(summary)
+    finally:
+        progress.close()
+        out.flush()
+        for line in summary.lines(interrupted=stop.is_set()):
+            err.write(line + "\n")
+    if not summary.all_ok:
+        return EXIT_FAILED
+    return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
+
+
+def _cmd_delete_leads(args: argparse.Namespace) -> int:
+    shim = LeadShim.from_env(_environ(args))
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        if args.file == "-":
+            source: IO[str] = sys.stdin
+        else:
+            try:
+                source = stack.enter_context(open(args.file, encoding="utf-8"))
+            except OSError as exc:
+                print(f"b24shim: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+                return EXIT_USAGE
+        with _stop_on_interrupt(stop):
+            return run_bulk(shim, _read_ids(source, stop), sys.stdout, sys.stderr, stop)
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    return emulator_cli.run(args)
+
+
+def _cmd_demo(_args: argparse.Namespace) -> int:
+    return run_demo(sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="b24shim",
+        description="Move Bitrix24 integrations from crm.lead.delete to crm.item.delete.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stages = [s.value for s in Stage]
+
+    demo = commands.add_parser(
+        "demo",
+        help="run every stage on a built-in portal emulator and show the differences",
+        description="Start a local portal emulator in-process, delete leads through every "
+        "stage, and print the normalized results, the requests made and the differences "
+        "found. Needs no network and no configuration.",
+    )
+    demo.set_defaults(handler=_cmd_demo)
+
+    one = commands.add_parser(
+        "delete-lead",
+        help="delete one lead, configured from B24SHIM_* environment variables",
+        description="Delete one lead and print the normalized result as JSON. Configuration "
+        "comes from the B24SHIM_* environment variables (see MIGRATION.md).",
+    )
+    one.add_argument("lead_id", metavar="ID", help="the lead id (digits)")
+    one.add_argument("--stage", choices=stages, help="override B24SHIM_LEAD_DELETE_STAGE")
+    one.set_defaults(handler=_cmd_delete_lead)
+
+    many = commands.add_parser(
+        "delete-leads",
+        help="delete many leads through batch, ids from a file or stdin",
+        description="Delete the leads listed one id per line in FILE (or stdin), printing one "
+        "JSON line per result on stdout and a summary on stderr. Ctrl-C stops after the "
+        "batch in flight.",
+    )
+    many.add_argument("file", nargs="?", default="-", metavar="FILE",
+                      help="file of ids, one per line ('-' or nothing: stdin)")
+    many.add_argument("--stage", choices=stages, help="override B24SHIM_LEAD_DELETE_STAGE")
+    many.add_argument("--rate-limit", metavar="LIMIT",
+                      help="standard, enterprise, off or RATE/BURST (overrides "
+                      "B24SHIM_RATE_LIMIT)")
+    many.set_defaults(handler=_cmd_delete_leads)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run a local Bitrix24 portal emulator over HTTP",
+        description="Serve a local Bitrix24 portal on loopback until interrupted. Prints "
+        "'admin <webhook-url>' and 'restricted <webhook-url>' first.",
+    )
+    emulator_cli.add_arguments(emulator)
+    emulator.set_defaults(handler=_cmd_emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except (ConfigError, InvalidLeadId) as exc:
+        print(f"b24shim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
