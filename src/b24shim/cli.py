@@ -157,6 +157,7 @@ def run_bulk(
         for result in shim.delete_leads(ids):
             summary.add(result)
             _print_json(result.to_dict(), out)
+            out.flush()  # JSON lines stream out as results come, not when a buffer fills
             progress.update(summary)
     finally:
         progress.close()
@@ -227,12 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
         "JSON line per result on stdout and a summary on stderr. Ctrl-C stops after the "
         "batch in flight.",
     )
-    many.add_argument("file", nargs="?", default="-", metavar="FILE",
-                      help="file of ids, one per line ('-' or nothing: stdin)")
+    many.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="file of ids, one per line ('-' or nothing: stdin)",
+    )
     many.add_argument("--stage", choices=stages, help="override B24SHIM_LEAD_DELETE_STAGE")
-    many.add_argument("--rate-limit", metavar="LIMIT",
-                      help="standard, enterprise, off or RATE/BURST (overrides "
-                      "B24SHIM_RATE_LIMIT)")
+    many.add_argument(
+        "--rate-limit",
+        metavar="LIMIT",
+        help="standard, enterprise, off or RATE/BURST (overrides B24SHIM_RATE_LIMIT)",
+    )
     many.set_defaults(handler=_cmd_delete_leads)
 
     emulator = commands.add_parser(

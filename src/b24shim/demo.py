@@ -30,30 +30,40 @@ class _Row:
 
 
 def _table(rows: list[_Row]) -> list[str]:
-    header = ("scenario", "stage", "lead", "method", "outcome", "error", "legacy answer",
-              "requests", "differences")
+    header = (
+        "scenario",
+        "stage",
+        "lead",
+        "method",
+        "outcome",
+        "error",
+        "legacy answer",
+        "requests",
+        "differences",
+    )
     cells = [header]
     for row in rows:
         result = row.result
         status, body = result.to_legacy()
         legacy = f"{status} {body.get('result', body.get('error_description'))!r}"
-        kinds = ", ".join(
-            d.kind + ("!" if d.behavioral else "") for d in result.differences
-        ) or "-"
-        cells.append((
-            row.scenario,
-            result.stage.value,
-            str(result.lead_id),
-            result.method,
-            result.outcome.value,
-            result.error.code.value if result.error else "-",
-            legacy,
-            str(row.requests),
-            kinds,
-        ))
+        kinds = ", ".join(d.kind + ("!" if d.behavioral else "") for d in result.differences) or "-"
+        cells.append(
+            (
+                row.scenario,
+                result.stage.value,
+                str(result.lead_id),
+                result.method,
+                result.outcome.value,
+                result.error.code.value if result.error else "-",
+                legacy,
+                str(row.requests),
+                kinds,
+            )
+        )
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-             for line in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return lines
 
@@ -74,12 +84,12 @@ class _Demo:
         results = list(shim.delete_leads(ids))
         made = len(portal.requests) - before
         for n, result in enumerate(results):
-            self.rows.append(_Row(f"{scenario} [{n + 1}/{len(results)}]", result,
-                                  made if n == 0 else 0))
+            self.rows.append(
+                _Row(f"{scenario} [{n + 1}/{len(results)}]", result, made if n == 0 else 0)
+            )
 
     def shim(self, webhook: str, stage: Stage, **kwargs: object) -> LeadShim:
-        return LeadShim(webhook, stage=stage, on_difference=self.differences.append,
-                        **kwargs)  # type: ignore[arg-type]
+        return LeadShim(webhook, stage=stage, on_difference=self.differences.append, **kwargs)  # type: ignore[arg-type]
 
 
 def _scenarios(demo: _Demo) -> None:
@@ -113,15 +123,21 @@ def _scenarios(demo: _Demo) -> None:
     write("b24shim demo: crm.lead.delete -> crm.item.delete on a local portal emulator\n\n")
     for line in _table(demo.rows):
         write(line + "\n")
-    write("\n('!' marks a behavioural difference; 'legacy answer' is what crm.lead.delete "
-          "would have answered, DeleteResult.to_legacy())\n")
-    write(f"\nSide effects on the portal: {events} ONCRMLEADDELETE events, {binned} leads in "
-          "the recycle bin, whichever method deleted them.\n")
+    write(
+        "\n('!' marks a behavioural difference; 'legacy answer' is what crm.lead.delete "
+        "would have answered, DeleteResult.to_legacy())\n"
+    )
+    write(
+        f"\nSide effects on the portal: {events} ONCRMLEADDELETE events, {binned} leads in "
+        "the recycle bin, whichever method deleted them.\n"
+    )
     write("\nDifferences found:\n")
     for difference in demo.differences:
         mark = "behavioural" if difference.behavioral else "format only"
-        write(f"  lead {difference.lead_id} at {difference.stage.value}: {difference.kind} "
-              f"({mark}): {difference.detail}\n")
+        write(
+            f"  lead {difference.lead_id} at {difference.stage.value}: {difference.kind} "
+            f"({mark}): {difference.detail}\n"
+        )
 
 
 def run_demo(out: IO[str]) -> int:

@@ -1,0 +1,182 @@
+"""The command line against the emulator, as a user runs it: exit codes, output, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+import pytest
+
+from b24shim.emulator import Emulator
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "b24shim", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def environment(webhook: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B24SHIM_")}
+    env.update(
+        {
+            "B24SHIM_WEBHOOK_URL": webhook,
+            "B24SHIM_RATE_LIMIT": "off",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def test_delete_lead_prints_the_result_and_exits_by_outcome(b24_emulator: Emulator) -> None:
+    env = environment(b24_emulator.admin_webhook, B24SHIM_LEAD_DELETE_STAGE="item")
+    lead = b24_emulator.add_lead()
+    done = run(["delete-lead", str(lead)], env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["outcome"], result["method"], result["lead_id"]) == (
+        "deleted",
+        "crm.item.delete",
+        lead,
+    )
+    again = run(["delete-lead", str(lead), "--stage", "legacy"], env)
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "message"),
+    [
+        (["delete-lead", "12abc"], {}, "not a lead id"),
+        (["delete-lead", "5"], {"B24SHIM_LEAD_DELETE_STAGE": "itme"}, "B24SHIM_LEAD_DELETE_STAGE"),
+        (["delete-lead", "5"], {"B24SHIM_WEBHOOK_URL": "nope"}, "B24SHIM_WEBHOOK_URL"),
+        (["delete-lead"], {}, "usage"),
+        (["delete-leads", "/no/such/file"], {}, "cannot read"),
+    ],
+)
+def test_bad_usage_and_configuration_exit_2(
+    b24_emulator: Emulator, args: list[str], extra: dict[str, str], message: str
+) -> None:
+    done = run(args, environment(b24_emulator.admin_webhook, **extra))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stdout == ""
+
+
+def test_delete_leads_from_stdin(b24_emulator: Emulator) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(120)]
+    lines = "\n".join(str(x) for x in leads) + "\n\n# a comment\n999999\n12abc\n"
+    done = run(
+        ["delete-leads", "--stage", "item_verified"],
+        environment(b24_emulator.admin_webhook),
+        stdin=lines,
+    )
+    assert done.returncode == 1  # two ids failed
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["outcome"] for r in results] == ["deleted"] * 120 + ["failed", "failed"]
+    assert [r["error"]["code"] for r in results[-2:]] == ["NOT_FOUND", "INVALID_ID"]
+    summary = done.stderr
+    assert "122 ids processed" in summary
+    assert "deleted         120" in summary
+    assert "NOT_FOUND" in summary
+    assert "INVALID_ID" in summary
+    assert "result_shape" in summary
+    batches = [r for r in b24_emulator.requests if r.method == "batch"]
+    assert len(batches) == 3  # ceil(121 / 46) verified chunks
+    assert not any(b24_emulator.lead_exists(x) for x in leads)
+
+
+def test_delete_leads_from_a_file_all_ok(b24_emulator: Emulator, tmp_path: Any) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(3)]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(map(str, leads)))
+    done = run(["delete-leads", str(ids)], environment(b24_emulator.admin_webhook))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3
+
+
+def read_lines(stream: IO[str], count: int, timeout: float) -> list[str]:
+    """Read ``count`` lines in a thread (select cannot see Python's read-ahead buffer)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def reader() -> None:
+        for _ in range(count):
+            line = stream.readline()
+            if not line:
+                return
+            lines.put(line)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return [lines.get() for _ in range(lines.qsize())]
+
+
+def test_ctrl_c_stops_after_the_batch_in_flight_and_prints_the_summary(
+    b24_emulator: Emulator,
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(70)]
+    with subprocess.Popen(
+        [sys.executable, "-m", "b24shim", "delete-leads"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(b24_emulator.admin_webhook),
+    ) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write("".join(f"{lead}\n" for lead in leads[:60]))
+        process.stdin.flush()
+        # The first batch (50 ids) is done once its 50 lines are out; ids 51..60 wait.
+        first = read_lines(process.stdout, 50, timeout=20)
+        assert len(first) == 50
+        process.send_signal(signal.SIGINT)
+        process.stdin.write(f"{leads[60]}\n")  # wakes the reader, which sees the stop
+        process.stdin.flush()
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    done = [json.loads(line) for line in first + out.splitlines()]
+    assert f"{len(done)} ids processed (stopped by Ctrl-C)" in err
+    # The ids taken before Ctrl-C (the finished batch and the one being filled) were deleted
+    # and reported; no id after them was sent, so none is lost unreported.
+    assert 50 < len(done) <= 60
+    assert [r["lead_id"] for r in done] == leads[: len(done)]
+    assert all(r["outcome"] == "deleted" for r in done)
+    assert all(b24_emulator.lead_exists(x) for x in leads[len(done) :])
+
+
+def test_the_demo_runs_every_stage_on_the_embedded_emulator() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B24SHIM_")}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "b24shim", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
+    for stage in ("legacy ", "legacy_verified", "item_verified", "item "):
+        assert stage in done.stdout
+    assert "fallback!" in done.stdout
+    assert "outcome!" in done.stdout
+    assert "Differences found:" in done.stdout
+    assert done.stderr == ""
