@@ -127,8 +127,13 @@ def parse_response(status: int, content: bytes) -> Reply:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    # PHP serializes an empty map as [] (spec 6).
-    return value if isinstance(value, Mapping) else {}
+    # PHP serializes a map whose keys are 0..n-1 (a list-style cmd, or an empty map) as a
+    # JSON array (spec 6): its keys are the positions.
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, list):
+        return {str(i): item for i, item in enumerate(value)}
+    return {}
 
 
 def parse_batch(envelope: Reply, keys: list[str]) -> dict[str, Reply]:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import FrameType
 from typing import IO, Any
 
+from b24shim import report as report_cli
 from b24shim.demo import run_demo
 from b24shim.emulator import _cli as emulator_cli
 from b24shim.errors import ConfigError, InvalidLeadId
@@ -242,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="standard, enterprise, off or RATE/BURST (overrides B24SHIM_RATE_LIMIT)",
     )
     many.set_defaults(handler=_cmd_delete_leads)
+
+    report = commands.add_parser(
+        "report",
+        help="summarize a differences log (B24SHIM_DIFFERENCE_LOG)",
+        description="Summarize a JSON-lines differences log: counts by kind and stage, first "
+        "and last seen, example lead ids, and a verdict. Exit status 0: no behavioural "
+        "differences; 1: some; 2: the file cannot be read.",
+    )
+    report_cli.add_arguments(report)
+    report.set_defaults(handler=report_cli.run)
 
     emulator = commands.add_parser(
         "emulator",

@@ -35,12 +35,13 @@ from b24shim.differences import (
     verification_differences,
 )
 from b24shim.errors import ConfigError, InvalidLeadId, LegacyRouteWarning
-from b24shim.flags import Stage, StagePolicy, StageSource, parse_stage
+from b24shim.flags import Stage, StagePolicy, StageSource, env_percent, env_switch, parse_stage
 from b24shim.ids import parse_lead_id
 from b24shim.limits import Clock, RateLimit
 from b24shim.result import DeleteResult, Difference, ErrorInfo, Outcome, Route
 from b24shim.retry import RetryPolicy
 from b24shim.routes import ITEM, LEGACY, Read
+from b24shim.sinks import DIFFERENCE_LOG_VARIABLE, JsonlDifferenceSink
 from b24shim.transport import DEFAULT_TIMEOUT, Timeout, Transport
 
 __all__ = ["DEFAULT_FALLBACK_TTL", "LeadShim", "delete_lead"]
@@ -50,11 +51,12 @@ DEFAULT_FALLBACK_TTL = 600.0
 
 logger = logging.getLogger(__name__)
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
 
 _legacy_warned = False
 _legacy_warned_lock = threading.Lock()
+
+
+_LIBRARY_PACKAGES = frozenset({"b24shim", "requests", "urllib3"})
 
 
 def _user_stacklevel() -> int:
@@ -63,7 +65,8 @@ def _user_stacklevel() -> int:
     level = 1
     while frame is not None:
         name = str(frame.f_globals.get("__name__", ""))
-        if name != "b24shim" and not name.startswith("b24shim."):
+        # requests and urllib3 frames too: through the adapter, the user's call is below them.
+        if name.partition(".")[0] not in _LIBRARY_PACKAGES:
             break
         frame, level = frame.f_back, level + 1  # type: ignore[assignment]
     return level
@@ -169,7 +172,8 @@ class LeadShim:
         ``B24SHIM_LEAD_DELETE_STAGE`` (default ``legacy``), ``B24SHIM_ITEM_PERCENT`` (default
         100), ``B24SHIM_KILL_SWITCH`` (``1/true/yes/on``). Transport: ``B24SHIM_TIMEOUT``
         (seconds), ``B24SHIM_RATE_LIMIT`` (``standard``, ``enterprise``, ``off`` or
-        ``RATE/BURST``).
+        ``RATE/BURST``). Differences: ``B24SHIM_DIFFERENCE_LOG`` (a JSON-lines file every
+        difference is appended to; see ``b24shim report``).
 
         Raises:
             ConfigError: at once, for any missing or bad value; never echoing a secret.
@@ -448,6 +452,7 @@ def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
 
 
 class _Settings(TypedDict, total=False):
+    on_difference: DifferenceCallback
     stage: StageSource
     item_percent: int
     kill_switch: bool
@@ -461,22 +466,10 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
             env.get("B24SHIM_LEAD_DELETE_STAGE") or "legacy", setting="B24SHIM_LEAD_DELETE_STAGE"
         )
     }
-    percent = env.get("B24SHIM_ITEM_PERCENT", "").strip()
-    if percent:
-        if not percent.isascii() or not percent.isdigit() or int(percent) > 100:
-            raise ConfigError(
-                "B24SHIM_ITEM_PERCENT",
-                f"B24SHIM_ITEM_PERCENT must be an integer 0..100, got {percent[:20]!r}",
-            )
-        settings["item_percent"] = int(percent)
-    kill = env.get("B24SHIM_KILL_SWITCH", "").strip().lower()
-    if kill not in _TRUE + _FALSE:
-        raise ConfigError(
-            "B24SHIM_KILL_SWITCH",
-            f"B24SHIM_KILL_SWITCH must be one of 1/true/yes/on or 0/false/no/off, "
-            f"got {kill[:20]!r}",
-        )
-    settings["kill_switch"] = kill in _TRUE
+    if env.get(DIFFERENCE_LOG_VARIABLE, "").strip():
+        settings["on_difference"] = JsonlDifferenceSink(environ=env)
+    settings["item_percent"] = env_percent(env.get("B24SHIM_ITEM_PERCENT", ""))
+    settings["kill_switch"] = env_switch(env.get("B24SHIM_KILL_SWITCH", ""))
     timeout = env.get("B24SHIM_TIMEOUT", "").strip()
     if timeout:
         try:

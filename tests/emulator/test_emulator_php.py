@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from b24shim.emulator._php import is_numeric, parse_str, to_bool, to_int
+from b24shim._php import is_numeric, parse_str, to_bool, to_int
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 It follows `spec/bitrix24-rest-behavior.md`: `crm.lead.*`, `crm.item.*`, `crm.activity.add/list`
 and `batch`, webhook and OAuth auth, the leaky bucket, the operating-time limit, a restricted
 user, an old-portal switch without `crm.item.*`, and fault injection. Standard library HTTP only;
-it imports nothing else from b24shim.
+of b24shim it imports only the shared PHP semantics (`b24shim._php`).
 """
 
 from ._clock import Clock, ManualClock, SystemClock

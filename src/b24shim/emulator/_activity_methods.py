@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from b24shim._php import to_int
+
 from ._context import CallContext, Page
 from ._errors import RestError
 from ._fields import activity_view
 from ._lead_methods import check_crm_access, resolve_array
 from ._listing import filter_rows, order_rows, page, select_list
-from ._php import to_int
 from ._store import ENTITY_NAMES
 
 __all__ = ["ACTIVITY_METHODS"]

@@ -21,9 +21,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from b24shim._php import array_key, json_shape, parse_str, to_bool, to_string
+
 from ._context import CallOutcome
 from ._errors import RestError
-from ._php import array_key, json_shape, parse_str, to_bool, to_string
 
 __all__ = ["MAX_COMMANDS", "run_batch"]
 

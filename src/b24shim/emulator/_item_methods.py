@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from b24shim._php import is_numeric, to_int, to_string
+
 from ._context import CallContext, Page
 from ._errors import RestError
 from ._fields import item_view, to_upper
 from ._listing import filter_rows, order_rows, page, select_list
-from ._php import is_numeric, to_int, to_string
 from ._store import ENTITY_NAMES
 
 __all__ = ["ITEM_METHODS"]

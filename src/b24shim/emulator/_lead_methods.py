@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from b24shim._php import to_int
+
 from ._context import CallContext, Page
 from ._errors import RestError
 from ._fields import legacy_view
 from ._listing import filter_rows, order_rows, page, select_list
-from ._php import to_int
 
 __all__ = ["LEAD_METHODS", "resolve_array", "resolve_id"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from b24shim._php import is_numeric, to_string
+
 from ._context import PAGE_SIZE, Page
-from ._php import is_numeric, to_string
 
 __all__ = ["filter_rows", "order_rows", "page", "select_list"]
 

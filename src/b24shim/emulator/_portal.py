@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from b24shim._php import to_int
+
 from ._auth import AuthContext, AuthRegistry, TokenError
 from ._batch import run_batch
 from ._clock import Clock, iso_date
@@ -37,7 +39,6 @@ from ._faults import FaultDecision, FaultInjector
 from ._journal import Journal, RequestRecord
 from ._limits import LeakyBucket, OperatingLimiter, OperatingStatus
 from ._methods import BATCH, lookup, normalize_method
-from ._php import to_int
 from ._request import AUTH_KEYS, HttpRequest, RestRoute, bearer_token, read_params, split_rest_path
 from ._settings import PortalSettings
 from ._store import Store

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._php import parse_str
+from b24shim._php import parse_str
 
 __all__ = ["AUTH_KEYS", "HttpRequest", "RestRoute", "read_params", "split_rest_path"]
 

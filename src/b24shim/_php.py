@@ -1,5 +1,8 @@
 """PHP semantics the portal inherits: `parse_str`, `(int)`, `(bool)`, `is_numeric`, arrays.
 
+Shared by the emulator (which answers as the portal would) and the adapters (which read
+requests as the portal would). It imports nothing from b24shim.
+
 A PHP array is both a list and a map. Parsed values are held as Python dicts with int or str keys
 while being built, then turned into JSON shapes the way `json_encode` would: a list when the keys
 are exactly 0..n-1 in order, a dict with string keys otherwise, `[]` when empty.

@@ -1,0 +1,767 @@
+"""Drop-in for code that cannot change: a ``requests`` transport adapter that routes deletes.
+
+Legacy integrations often build the REST call themselves (``requests.post(webhook +
+"crm.lead.delete", ...)``, ``batch`` strings such as ``"crm.lead.delete?id=5"``) or go through
+a client library built on ``requests``. :class:`ShimAdapter`, mounted on a ``requests.Session``
+(or on every new session with :func:`install`), intercepts the ``crm.lead.delete`` calls to the
+shim's portal, routes them through the stage of the current environment, and answers with
+exactly what ``crm.lead.delete`` would have answered. Every other request goes through
+untouched, byte for byte, to the ordinary ``HTTPAdapter``.
+
+What counts as such a call (spec 1.4, 2.2, 6, 7):
+
+- the URL is the shim's portal in the shim's own form: ``<portal>/rest/<user>/<code>/<method>``
+  for a webhook (same user and code), ``<portal>/rest/<method>`` with an ``auth`` /
+  ``access_token`` parameter or a ``Bearer`` header for OAuth;
+- the method is ``crm.lead.delete`` in any capitalisation, with or without ``.json``, or
+  ``batch`` holding ``crm.lead.delete?...`` commands;
+- parameters come from the query string united with the body (form, JSON, or raw
+  ``parse_str``), body winning; ``ID`` wins over ``id``.
+
+An id the shim refuses (``"12abc"``, ``1.9``, ``true``, arrays: values PHP's ``(int)`` would
+cast to some other lead) is answered as the portal answers an invalid id, without a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http
+import io
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
+
+import attrs
+import requests
+import requests.adapters
+import urllib3
+
+from b24shim._envelope import Reply, parse_batch, parse_response
+from b24shim._php import array_key, json_shape, parse_str, to_bool
+from b24shim._plan import Plan
+from b24shim.codes import ErrorCode
+from b24shim.credentials import OAuth
+from b24shim.differences import VerificationReads
+from b24shim.errors import ConfigError, InvalidLeadId
+from b24shim.ids import parse_lead_id
+from b24shim.result import DeleteResult
+from b24shim.routes import ITEM, LEGACY, Read
+from b24shim.shim import LeadShim
+from b24shim.transport import encode_query
+
+__all__ = ["BATCH_LIMIT", "INVALID_ID_ANSWER", "ShimAdapter", "install"]
+
+logger = logging.getLogger(__name__)
+
+#: Commands the portal runs in one batch (``CRestUtil::BATCH_MAX_LENGTH``).
+BATCH_LIMIT = 50
+#: What ``crm.lead.delete`` answers for a missing or invalid id (spec 2.4).
+INVALID_ID_ANSWER: tuple[int, dict[str, str]] = (
+    400,
+    {"error": "", "error_description": "ID is not defined or invalid."},
+)
+
+_JSON_TYPE = "application/json; charset=utf-8"
+_DELETE = "crm.lead.delete"
+_BATCH = "batch"
+_AUTH_KEYS = ("auth", "access_token")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A batch parameter that refers to an earlier command's answer (CRestUtil::ParseBatchQuery).
+_REFERENCE = re.compile(r"\$(result|next|total|time|error)\[", re.IGNORECASE)
+_READS_PER_DELETE = 3  # both families before, the other family after
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def _handling() -> Iterator[None]:
+    """Mark this thread as inside the adapter: the shim's own requests pass through."""
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
+    try:
+        yield
+    finally:
+        _local.depth = depth
+
+
+def _inside() -> bool:
+    return getattr(_local, "depth", 0) > 0
+
+
+def _encode(body: object) -> bytes:
+    """JSON the way the portal (and the emulator) sends it: compact, UTF-8."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _pick_id(params: Mapping[str, Any]) -> object:
+    """``isset($p['ID']) ? $p['ID'] : $p['id']`` (spec 2.2); None when neither is set."""
+    for name in ("ID", "id"):
+        if params.get(name) is not None:
+            return params[name]
+    return None
+
+
+class _Unreadable(Exception):
+    """The request's parameters cannot be read here (a stream, multipart, compressed)."""
+
+
+def _body_params(request: requests.PreparedRequest) -> dict[str, Any]:
+    """The body's parameters: JSON for ``application/json``, else ``parse_str`` (spec 1.4)."""
+    body = request.body
+    if body is None or body in (b"", ""):
+        return {}
+    if request.headers.get("Content-Encoding"):
+        raise _Unreadable("a compressed body")
+    if isinstance(body, str):
+        text = body
+    elif isinstance(body, bytes):
+        text = body.decode("utf-8", errors="replace")
+    else:
+        raise _Unreadable("a streamed body")
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        raise _Unreadable("a multipart body")
+    if content_type == "application/json":
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return {}  # the portal reads invalid JSON as no parameters
+        if not isinstance(decoded, dict):
+            return {}
+        return {str(key): value for key, value in decoded.items()}
+    return parse_str(text.strip())
+
+
+def _has_token(request: requests.PreparedRequest, params: Mapping[str, Any]) -> bool:
+    if any(isinstance(params.get(key), str) and params[key] for key in _AUTH_KEYS):
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int | None]:
+    scheme = scheme.lower()
+    return scheme, (host or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+# -- the shim, built once when needed ---------------------------------------------------------
+
+
+class _ShimSource:
+    """The adapter's shim: the one given, or ``LeadShim.from_env()`` built on first use."""
+
+    def __init__(self, shim: LeadShim | None) -> None:
+        self._shim = shim
+        self._lock = threading.Lock()
+        self._failure: str | None = None
+
+    def get(self) -> LeadShim | None:
+        """The shim, or None when the environment does not configure one (logged)."""
+        shim = self._shim
+        if shim is not None:
+            return shim
+        with self._lock:
+            if self._shim is None:
+                try:
+                    self._shim = LeadShim.from_env()
+                except ConfigError as exc:
+                    if str(exc) != self._failure:
+                        self._failure = str(exc)
+                        logger.error(
+                            "b24shim adapter: LeadShim.from_env() failed (%s); crm.lead.delete "
+                            "calls pass through to the portal unchanged until it is fixed",
+                            exc,
+                        )
+                    return None
+            return self._shim
+
+    def __repr__(self) -> str:
+        return repr(self._shim) if self._shim is not None else "LeadShim.from_env() (not built)"
+
+
+# -- the adapter ------------------------------------------------------------------------------
+
+
+class _Call:
+    """An intercepted REST call: its method, its body's parameters and all its parameters."""
+
+    def __init__(self, method: str, query: dict[str, Any], body: dict[str, Any]) -> None:
+        self.method = method
+        self.body = body
+        self.params = {**query, **body}  # array_replace: body keys win
+
+
+class ShimAdapter(requests.adapters.HTTPAdapter):
+    """A ``requests`` adapter that answers ``crm.lead.delete`` through the shim.
+
+    Mount it on a session (``session.mount("https://", ShimAdapter())``) or use
+    :func:`install`. Deletes of the shim's portal go through the stage of the current
+    environment and are answered with exactly what ``crm.lead.delete`` would have answered;
+    every other request passes through untouched.
+
+    Args:
+        shim: the :class:`~b24shim.LeadShim` to route with; ``LeadShim.from_env()``, built on
+            the first call that may be intercepted, when None. (Build it yourself at start-up
+            to find a configuration error at once: a failing ``from_env`` is logged and the
+            calls pass through unchanged.)
+        **kwargs: passed to ``requests.adapters.HTTPAdapter`` (``max_retries``, pool sizes).
+    """
+
+    def __init__(self, shim: LeadShim | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._source = _ShimSource(shim)
+
+    @classmethod
+    def _sharing(cls, source: _ShimSource) -> ShimAdapter:
+        adapter = cls()
+        adapter._source = source
+        return adapter
+
+    def __repr__(self) -> str:
+        return f"<ShimAdapter shim={self._source!r}>"
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Answer a ``crm.lead.delete`` of the shim's portal; pass anything else through."""
+        kwargs: dict[str, Any] = {
+            "stream": stream,
+            "timeout": timeout,
+            "verify": verify,
+            "cert": cert,
+            "proxies": proxies,
+        }
+        if _inside():  # the shim's own request, made while answering one
+            return super().send(request, **kwargs)
+        method = self._candidate(request.url or "")
+        if method is None:
+            return super().send(request, **kwargs)
+        shim = self._source.get()
+        call = self._intercept(shim, request, method) if shim is not None else None
+        if shim is None or call is None:
+            return super().send(request, **kwargs)
+        with _handling():
+            if call.method == _DELETE:
+                return self._delete(shim, request, call, kwargs)
+            return self._batch(shim, request, call, kwargs)
+
+    # -- which requests --------------------------------------------------------------------
+
+    @staticmethod
+    def _candidate(url: str) -> str | None:
+        """The method of a ``/rest/.../crm.lead.delete`` or ``.../batch`` URL, cheaply."""
+        path = urlsplit(url).path
+        if "/rest/" not in path:
+            return None
+        name = unquote(path.rsplit("/", 1)[-1]).strip().lower()
+        name = name.removesuffix(".json")
+        return name if name in (_DELETE, _BATCH) else None
+
+    def _intercept(
+        self, shim: LeadShim, request: requests.PreparedRequest, method: str
+    ) -> _Call | None:
+        """The call to answer, or None when it is not the shim's to answer."""
+        parts = urlsplit(request.url or "")
+        credentials = shim.transport.credentials
+        portal = urlsplit(credentials.portal)
+        try:
+            port = parts.port
+        except ValueError:
+            return None
+        if _origin(parts.scheme, parts.hostname, port) != _origin(
+            portal.scheme, portal.hostname, portal.port
+        ):
+            return None
+        path = unquote(parts.path)
+        prefix = urlsplit(credentials.base_url).path
+        if not path.startswith(prefix) or "/" in path[len(prefix) :]:
+            return None  # another webhook, another form: not the shim's identity
+        query = parse_str(parts.query)
+        try:
+            body = _body_params(request)
+        except _Unreadable as exc:
+            logger.info(
+                "%s %s passes through unchanged: %s cannot be read here",
+                credentials.portal,
+                method,
+                exc,
+                extra={"b24shim_method": method},
+            )
+            return None
+        call = _Call(method, query, body)
+        if isinstance(credentials, OAuth) and not _has_token(request, call.params):
+            return None  # no token: the portal itself answers NO_AUTH_FOUND
+        return call
+
+    # -- one delete ------------------------------------------------------------------------
+
+    def _delete(
+        self,
+        shim: LeadShim,
+        request: requests.PreparedRequest,
+        call: _Call,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        portal = shim.transport.portal
+        value = _pick_id(call.params)
+        try:
+            lead_id = parse_lead_id(value)
+        except InvalidLeadId as exc:
+            logger.info(
+                "%s crm.lead.delete with id %s answered as an invalid id, not sent (%s)",
+                portal,
+                _short(value),
+                exc.reason,
+                extra={"b24shim_method": _DELETE},
+            )
+            return self._answer(request, *INVALID_ID_ANSWER)
+        plan = shim._plan(lead_id)
+        if plan.route is LEGACY and not plan.verified and not plan.fell_back:
+            # The legacy route: the portal's own answer, byte for byte.
+            response = super().send(request, **kwargs)
+            shim._conclude(plan, parse_response(response.status_code, response.content))
+            logger.debug(
+                "%s crm.lead.delete of lead %s passed through (stage %s)",
+                portal,
+                lead_id,
+                plan.stage.value,
+                extra={"b24shim_lead_id": lead_id},
+            )
+            return response
+        result = shim.delete_lead(lead_id)
+        logger.debug(
+            "%s crm.lead.delete of lead %s answered through %s (stage %s): %s",
+            portal,
+            lead_id,
+            result.method,
+            result.stage.value,
+            result.outcome.value,
+            extra={"b24shim_lead_id": lead_id},
+        )
+        _raise_transport_error(result, request)
+        return self._answer(request, *result.to_legacy())
+
+    def _answer(
+        self, request: requests.PreparedRequest, status: int, body: Mapping[str, Any]
+    ) -> requests.Response:
+        content = _encode(body)
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(content),
+            headers={"Content-Type": _JSON_TYPE, "Content-Length": str(len(content))},
+            status=status,
+            reason=reason,
+            preload_content=False,
+            decode_content=False,
+            request_method=request.method,
+            request_url=request.url,
+        )
+        return self.build_response(request, raw)
+
+    # -- batch -----------------------------------------------------------------------------
+
+    def _batch(
+        self,
+        shim: LeadShim,
+        request: requests.PreparedRequest,
+        call: _Call,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        rewrite = _BatchRewrite.plan(shim, call)
+        if rewrite is None:
+            return super().send(request, **kwargs)
+        sent = request if not rewrite.changed else rewrite.request(request, call)
+        response = super().send(sent, **kwargs)
+        rewrite.answer(shim, response)
+        response.request = request
+        response.url = request.url or response.url
+        return response
+
+
+def _raise_transport_error(result: DeleteResult, request: requests.PreparedRequest) -> None:
+    """Surface a failed connection as the exception the legacy code would have seen."""
+    error = result.error
+    if error is None or error.code is not ErrorCode.TRANSPORT_ERROR:
+        return
+    # The transport's description starts with the requests exception's name, already redacted.
+    name = error.description.partition(":")[0]
+    cls: type[requests.RequestException] = {
+        "ConnectTimeout": requests.ConnectTimeout,
+        "ReadTimeout": requests.ReadTimeout,
+        "Timeout": requests.Timeout,
+    }.get(name, requests.ConnectionError)
+    raise cls(
+        f"b24shim: {result.method} of lead {result.lead_id} failed before an answer: "
+        f"{error.description}",
+        request=request,
+    )
+
+
+class _Delete:
+    """One ``crm.lead.delete`` command of a batch, planned."""
+
+    def __init__(self, key: str, plan: Plan, reads: tuple[str, str, str] | None) -> None:
+        self.key = key
+        self.plan = plan
+        self.reads = reads  # keys of (legacy before, item before, other after)
+
+
+class _BatchRewrite:
+    """A batch with its ``crm.lead.delete`` commands routed, and how to map the answer back."""
+
+    def __init__(
+        self, commands: dict[str, object], deletes: list[_Delete], changed: bool, halt: object
+    ) -> None:
+        self.commands = commands  # what to send, read commands included
+        self.deletes = deletes
+        self.changed = changed  # False: the legacy request can be sent as it is
+        self.halt = halt  # the legacy request's own value, passed on as it was
+        self.ours = {key for d in deletes if d.reads for key in d.reads}
+        self.order = [key for key in commands if key not in self.ours]
+
+    @classmethod
+    def plan(cls, shim: LeadShim, call: _Call) -> _BatchRewrite | None:
+        """The rewrite of ``call``, or None when it holds no delete to route."""
+        upper: dict[str, Any] = {}
+        for key, value in call.params.items():
+            upper[key.upper()] = value  # array_change_key_case: the later key wins
+        cmd = upper.get("CMD")
+        if isinstance(cmd, Mapping):
+            original = [(str(key), value) for key, value in cmd.items()]
+        elif isinstance(cmd, list):
+            original = [(str(index), value) for index, value in enumerate(cmd)]
+        else:
+            return None
+        halt = upper.get("HALT")
+        halting = to_bool(halt)
+        texts = [v for _, v in original if isinstance(v, str)]
+        budget = BATCH_LIMIT - len(original)
+        taken = {key for key, _ in original}
+        commands: dict[str, object] = {}
+        deletes: list[_Delete] = []
+        changed = False
+        portal = shim.transport.portal
+        for position, (key, value) in enumerate(original):
+            if position >= BATCH_LIMIT or not isinstance(value, str):
+                commands[key] = value
+                continue
+            target, _, query = value.partition("#")[0].partition("?")
+            if target.strip().lower() != _DELETE:
+                commands[key] = value
+                continue
+            params = parse_str(query)
+            raw_id = _pick_id(params)
+            if raw_id is None:
+                commands[key] = value  # the portal answers the missing id itself
+                continue
+            if isinstance(raw_id, str) and _REFERENCE.search(raw_id):
+                logger.info(
+                    "%s batch command %r: the id refers to another command's answer, so it "
+                    "stays on crm.lead.delete, unchanged",
+                    portal,
+                    key,
+                )
+                commands[key] = value
+                continue
+            try:
+                lead_id = parse_lead_id(raw_id)
+            except InvalidLeadId as exc:
+                logger.info(
+                    "%s batch command %r: id %s is not a lead id (%s); sent as id=0, which the "
+                    "portal answers as an invalid id, so no lead is deleted",
+                    portal,
+                    key,
+                    _short(raw_id),
+                    exc.reason,
+                )
+                commands[key] = f"{_DELETE}?id=0"
+                changed = True
+                continue
+            if _referenced(key, texts):
+                logger.info(
+                    "%s batch command %r: other commands refer to its answer, so it stays on "
+                    "crm.lead.delete, unchanged",
+                    portal,
+                    key,
+                )
+                commands[key] = value
+                continue
+            plan = shim._plan(lead_id, position)
+            routed = plan.route is not LEGACY
+            reads: tuple[str, str, str] | None = None
+            if plan.verified:
+                if halting:
+                    logger.info(
+                        "%s batch command %r: halt is set, so the delete of lead %s runs "
+                        "without verification reads (a failed read would stop the batch)",
+                        portal,
+                        key,
+                        lead_id,
+                    )
+                elif budget < _READS_PER_DELETE:
+                    logger.info(
+                        "%s batch command %r: no room for verification reads within %d "
+                        "commands; the delete of lead %s runs unverified",
+                        portal,
+                        key,
+                        BATCH_LIMIT,
+                        lead_id,
+                    )
+                else:
+                    budget -= _READS_PER_DELETE
+                    reads = _read_keys(position, taken)
+                    taken.update(reads)
+            if reads is not None:
+                commands[reads[0]] = _command(*LEGACY.get(lead_id))
+                commands[reads[1]] = _command(*ITEM.get(lead_id))
+            commands[key] = _command(*plan.route.delete(lead_id)) if routed else value
+            if reads is not None:
+                other = ITEM if plan.route is LEGACY else LEGACY
+                commands[reads[2]] = _command(*other.get(lead_id))
+            changed = changed or routed or reads is not None
+            deletes.append(_Delete(key, plan, reads))
+        if not deletes and not changed:
+            return None
+        return cls(commands, deletes, changed, halt)
+
+    def request(self, original: requests.PreparedRequest, call: _Call) -> requests.PreparedRequest:
+        """The batch to send: the same URL and headers, ``cmd`` and ``halt`` as a JSON body."""
+        sent = original.copy()
+        parts = urlsplit(original.url or "")
+        kept = [
+            part
+            for part in parts.query.split("&")
+            if part and _base_name(part).upper() not in ("CMD", "HALT")
+        ]
+        sent.url = urlunsplit(parts._replace(query="&".join(kept)))
+        body: dict[str, Any] = {
+            key: value for key, value in call.body.items() if key.upper() not in ("CMD", "HALT")
+        }
+        body["cmd"] = self.commands
+        if self.halt is not None:
+            body["halt"] = self.halt
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent.method = "POST"
+        sent.body = content
+        for header in ("Content-Length", "Transfer-Encoding", "Content-Type"):
+            sent.headers.pop(header, None)
+        sent.headers["Content-Type"] = "application/json"
+        sent.headers["Content-Length"] = str(len(content))
+        return sent
+
+    def answer(self, shim: LeadShim, response: requests.Response) -> None:
+        """Conclude each routed delete and turn the answer back into the legacy one."""
+        envelope = parse_response(response.status_code, response.content)
+        body = _json_object(response.content) if envelope.ok else None
+        payload = body.get("result") if body is not None else None
+        if not isinstance(payload, dict):
+            logger.info(
+                "%s batch answered without per-command results (HTTP %s); passed on unchanged",
+                shim.transport.portal,
+                response.status_code,
+            )
+            return
+        maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
+        keys = [key for d in self.deletes for key in (d.key, *(d.reads or ()))]
+        # The maps as dicts (PHP sends 0..n-1 keys as a list), edited in place below.
+        replies = parse_batch(attrs.evolve(envelope, result={**payload, **maps}), keys)
+        edited = self.changed
+        for delete in self.deletes:
+            if delete.key not in maps["result"] and delete.key not in maps["result_error"]:
+                continue  # not run (halt): the legacy answer would not have it either
+            result = self._conclude(shim, delete, replies)
+            if delete.plan.route is LEGACY:
+                continue  # the portal's own crm.lead.delete answer stays as it is
+            _put_legacy(maps, delete.key, result)
+            edited = True
+        if not edited:
+            return
+        for name, mapping in maps.items():
+            ordered = {k: mapping[k] for k in self.order if k in mapping}
+            ordered.update(
+                (k, v) for k, v in mapping.items() if k not in ordered and k not in self.ours
+            )
+            payload[name] = _map_shape(ordered)
+        content = _encode(body)
+        response._content = content
+        response.headers.pop("Content-Encoding", None)
+        response.headers.pop("Transfer-Encoding", None)
+        response.headers["Content-Length"] = str(len(content))
+
+    @staticmethod
+    def _conclude(shim: LeadShim, delete: _Delete, replies: dict[str, Reply]) -> DeleteResult:
+        plan = delete.plan
+        reply = replies[delete.key]
+        if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
+            # The portal lacks crm.item.*: the shim learns it and deletes through legacy.
+            return shim.delete_lead(plan.lead_id)
+        reads = None
+        if delete.reads is not None:
+            legacy_before, item_before, other_after = delete.reads
+            reads = VerificationReads(
+                legacy_before=Read.from_get(replies[legacy_before]),
+                item_before=Read.from_get(replies[item_before]),
+                other_after=Read.from_get(replies[other_after]),
+            )
+        result: DeleteResult = shim._conclude(plan, reply, reads=reads)
+        return result
+
+
+_BATCH_MAPS = ("result", "result_error", "result_total", "result_next", "result_time")
+
+
+def _base_name(pair: str) -> str:
+    name = unquote_plus(pair.partition("=")[0]).lstrip(" ")
+    return name.partition("[")[0]
+
+
+def _command(method: str, params: Mapping[str, Any]) -> str:
+    return f"{method}?{encode_query(params)}"
+
+
+def _referenced(key: str, texts: list[str]) -> bool:
+    """Does any command refer to ``key``'s answer (``$result[key]``, ``$error[key]``)?"""
+    pattern = re.compile(r"\$(result|error)\[" + re.escape(key) + r"\]", re.IGNORECASE)
+    return any(pattern.search(text) for text in texts)
+
+
+def _read_keys(position: int, taken: set[str]) -> tuple[str, str, str]:
+    suffix = 0
+    while True:
+        stem = f"b24shim_{position}" + (f"_{suffix}" if suffix else "")
+        keys = (f"{stem}_lead_before", f"{stem}_item_before", f"{stem}_other_after")
+        if not taken.intersection(keys):
+            return keys
+        suffix += 1
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(content)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _map_shape(mapping: dict[str, Any]) -> list[Any] | dict[str, Any]:
+    """One batch map as PHP ``json_encode`` shapes it: ``[]`` empty, a list for 0..n-1."""
+    return json_shape({array_key(key): value for key, value in mapping.items()})
+
+
+def _as_map(value: object) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):  # PHP sends a 0..n-1 array as a list
+        return {str(i): v for i, v in enumerate(value)}
+    return {}
+
+
+def _put_legacy(maps: dict[str, dict[str, Any]], key: str, result: DeleteResult) -> None:
+    """Put what ``crm.lead.delete`` would have answered for ``key`` into the batch maps."""
+    status, body = result.to_legacy()
+    if status == 200 and body.get("result") is True:
+        maps["result"][key] = True
+        maps["result_error"].pop(key, None)
+        if key not in maps["result_time"] and isinstance(body.get("time"), Mapping):
+            maps["result_time"][key] = body["time"]
+        return
+    maps["result_error"][key] = {
+        "error": body.get("error", ""),
+        "error_description": body.get("error_description", ""),
+    }
+    for name in ("result", "result_time", "result_total", "result_next"):
+        maps[name].pop(key, None)
+
+
+# -- process-wide installation -----------------------------------------------------------------
+
+_install_lock = threading.Lock()
+_installed: list[tuple[object, _ShimSource]] = []
+_original_init: Callable[..., None] | None = None
+_patched_init: Callable[..., None] | None = None
+
+
+def _current_source() -> _ShimSource | None:
+    with _install_lock:
+        return _installed[-1][1] if _installed else None
+
+
+def install(shim: LeadShim | None = None) -> Callable[[], None]:
+    """Mount a :class:`ShimAdapter` on every ``requests.Session`` created from now on.
+
+    That includes the session each ``requests.get``/``requests.post`` makes. Sessions that
+    already exist are not changed. Installing again stacks: the newest installation's shim
+    is used until it is undone.
+
+    Args:
+        shim: the shim to route with; ``LeadShim.from_env()``, built on first use, when None.
+
+    Returns:
+        A callable that undoes this installation (idempotent, thread-safe). When the last
+        installation is undone, ``requests.Session.__init__`` is restored exactly. Sessions
+        created meanwhile keep their adapter.
+    """
+    global _original_init, _patched_init
+    token = object()
+    source = _ShimSource(shim)
+    with _install_lock:
+        if not _installed:
+            original = requests.Session.__init__
+
+            @functools.wraps(original)
+            def __init__(self: requests.Session, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                current = _current_source()
+                if current is not None:
+                    adapter = ShimAdapter._sharing(current)
+                    self.mount("https://", adapter)
+                    self.mount("http://", adapter)
+
+            _original_init, _patched_init = original, __init__
+            requests.Session.__init__ = __init__  # type: ignore[method-assign]
+        _installed.append((token, source))
+
+    def undo() -> None:
+        global _original_init, _patched_init  # noqa: PLW0603
+        with _install_lock:
+            remaining = [entry for entry in _installed if entry[0] is not token]
+            if len(remaining) == len(_installed):
+                return  # already undone
+            _installed[:] = remaining
+            if _installed or _original_init is None:
+                return
+            if requests.Session.__init__ is _patched_init:
+                requests.Session.__init__ = _original_init  # type: ignore[method-assign]
+            # else: someone patched over us; our wrapper stays but does nothing any more.
+            _original_init = _patched_init = None
+
+    return undo
+
+
+def _reset_for_tests() -> None:
+    """Undo every installation (tests only)."""
+    global _original_init, _patched_init  # noqa: PLW0603
+    with _install_lock:
+        _installed.clear()
+        if _original_init is not None and requests.Session.__init__ is _patched_init:
+            requests.Session.__init__ = _original_init  # type: ignore[method-assign]
+        _original_init = _patched_init = None

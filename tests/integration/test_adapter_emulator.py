@@ -1,0 +1,258 @@
+"""The adapter against the emulator over real HTTP: byte-identical legacy answers.
+
+Each test runs the legacy call twice, on twin portals (same data, same manual clock): once
+straight to the portal, as the legacy code did before, and once through the adapter at a
+stage. The legacy code must not be able to tell the two answers apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from b24shim import Difference, LeadShim, Stage
+from b24shim import adapters as adapters_module
+from b24shim.adapters import ShimAdapter, install
+from b24shim.emulator import Emulator, ManualClock
+from b24shim.retry import NO_RETRY
+
+Factory = Callable[..., Emulator]
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "legacy_script_with_adapter.py"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_installation() -> Iterator[None]:
+    yield
+    adapters_module._reset_for_tests()
+
+
+@pytest.fixture
+def twins(b24_emulator_factory: Factory) -> Callable[..., tuple[Emulator, Emulator]]:
+    """Two portals with the same settings and clock, to compare answers byte for byte."""
+
+    def make(**settings: Any) -> tuple[Emulator, Emulator]:
+        settings.setdefault("rate", 0)
+        settings.setdefault("legacy_not_found", "docs")
+        return (
+            b24_emulator_factory(clock=ManualClock(), **settings),
+            b24_emulator_factory(clock=ManualClock(), **settings),
+        )
+
+    return make
+
+
+def adapted(webhook: str, stage: Stage | str, **kwargs: Any) -> requests.Session:
+    session = requests.Session()
+    shim = LeadShim(webhook, stage=stage, rate_limit=None, retry=NO_RETRY, **kwargs)
+    session.mount("http://", ShimAdapter(shim))
+    return session
+
+
+def answer(response: requests.Response) -> tuple[int, bytes, str]:
+    return response.status_code, response.content, response.headers["Content-Type"]
+
+
+def delete_request(
+    portal: Emulator, user: str, lead_id: object
+) -> Callable[[requests.Session], requests.Response]:
+    webhook = portal.admin_webhook if user == "admin" else portal.restricted_webhook
+    return lambda session: session.post(webhook + "crm.lead.delete.json", json={"id": lead_id})
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize(
+    ("condition", "user", "exists"),
+    [
+        ("deleted", "admin", True),
+        ("not_found", "admin", False),
+        ("access_denied", "restricted", True),
+    ],
+)
+def test_single_deletes_answer_byte_for_byte_like_crm_lead_delete(
+    twins: Callable[..., tuple[Emulator, Emulator]],
+    stage: Stage,
+    condition: str,
+    user: str,
+    exists: bool,
+) -> None:
+    before, after = twins()
+    leads = [p.add_lead({"TITLE": "x"}) if exists else 424242 for p in (before, after)]
+    assert leads[0] == leads[1]
+    with requests.Session() as plain:
+        expected = answer(delete_request(before, user, leads[0])(plain))
+    webhook = after.admin_webhook if user == "admin" else after.restricted_webhook
+    with adapted(webhook, stage) as session:
+        got = answer(delete_request(after, user, leads[1])(session))
+    assert got == expected
+    assert before.lead_exists(leads[0]) is after.lead_exists(leads[1])
+    assert expected[0] == (200 if condition == "deleted" else 400)
+
+
+@pytest.mark.parametrize("stage", [Stage.LEGACY, Stage.ITEM])
+def test_an_invalid_id_is_answered_like_the_portal_and_deletes_nothing(
+    twins: Callable[..., tuple[Emulator, Emulator]], stage: Stage
+) -> None:
+    before, after = twins()
+    with requests.Session() as plain:
+        expected = answer(delete_request(before, "admin", 0)(plain))
+    lead = after.add_lead({"TITLE": "lead 1, which PHP's (int) would pick for ['1']"})
+    after.reset_counters()
+    with adapted(after.admin_webhook, stage) as session:
+        for bad in (f"{lead}abc", [lead], True, f"{lead}.9"):
+            assert answer(delete_request(after, "admin", bad)(session)) == expected
+    assert after.lead_exists(lead)
+    assert after.requests == []  # refused without a request
+
+
+def test_the_legacy_route_passes_the_portals_own_not_found_through(
+    twins: Callable[..., tuple[Emulator, Emulator]],
+) -> None:
+    before, after = twins(legacy_not_found="source")
+    with requests.Session() as plain:
+        expected = answer(delete_request(before, "admin", 424242)(plain))
+    with adapted(after.admin_webhook, Stage.LEGACY) as session:
+        assert answer(delete_request(after, "admin", 424242)(session)) == expected
+    assert json.loads(expected[1])["error"] == "ERROR_CORE"
+
+
+def test_the_item_route_answers_the_documented_not_found(b24_emulator: Emulator) -> None:
+    # The item route cannot know which legacy wording a portal uses for a missing lead:
+    # it answers the documented one (DESIGN 4), whatever the portal's own legacy text.
+    with adapted(b24_emulator.admin_webhook, Stage.ITEM) as session:
+        response = delete_request(b24_emulator, "admin", 424242)(session)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "", "error_description": "Not found"},
+    )
+
+
+def test_a_portal_without_the_item_api_still_answers_like_legacy(
+    twins: Callable[..., tuple[Emulator, Emulator]],
+) -> None:
+    before, after = twins(item_api=False)
+    leads = [p.add_lead({"TITLE": "x"}) for p in (before, after)]
+    seen: list[Difference] = []
+    with requests.Session() as plain:
+        expected = answer(delete_request(before, "admin", leads[0])(plain))
+    with adapted(after.admin_webhook, Stage.ITEM, on_difference=seen.append) as session:
+        assert answer(delete_request(after, "admin", leads[1])(session)) == expected
+    assert [d.kind for d in seen] == ["fallback"]
+    assert not after.lead_exists(leads[1])
+
+
+def test_other_methods_pass_through_unchanged(
+    twins: Callable[..., tuple[Emulator, Emulator]],
+) -> None:
+    before, after = twins()
+    for portal in (before, after):
+        portal.add_lead({"TITLE": "Ünïcödé"})
+    with requests.Session() as plain:
+        expected = answer(
+            plain.get(before.admin_webhook + "crm.lead.list", params={"select[]": "TITLE"})
+        )
+    with adapted(after.admin_webhook, Stage.ITEM) as session:
+        got = answer(
+            session.get(after.admin_webhook + "crm.lead.list", params={"select[]": "TITLE"})
+        )
+    assert got == expected
+    assert [r.method for r in after.requests] == ["crm.lead.list"]
+
+
+BATCH_CASES: dict[str, Callable[[list[int]], dict[str, Any]]] = {
+    "mixed": lambda ids: {
+        "halt": 0,
+        "cmd": {
+            "add": "crm.lead.add?fields[TITLE]=new",
+            "del_new": "crm.lead.delete?id=$result[add]",
+            "del_one": f"crm.lead.delete?id={ids[0]}",
+            "get_one": f"crm.lead.get?id={ids[0]}",
+            "del_missing": "crm.lead.delete?ID=424242",
+            "del_two": f"CRM.LEAD.DELETE?id={ids[1]}",
+            "list": "crm.lead.list?select[]=ID",
+        },
+    },
+    "list": lambda ids: {
+        "cmd": [
+            f"crm.lead.delete?id={ids[0]}",
+            "crm.lead.list?select[]=ID",
+            f"crm.lead.delete?id={ids[1]}",
+        ],
+    },
+    "halt": lambda ids: {
+        "halt": 1,
+        "cmd": {
+            "one": f"crm.lead.delete?id={ids[0]}",
+            "missing": "crm.lead.delete?id=424242",
+            "two": f"crm.lead.delete?id={ids[1]}",
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize("case", list(BATCH_CASES))
+def test_batches_answer_byte_for_byte_like_the_legacy_batch(
+    twins: Callable[..., tuple[Emulator, Emulator]], stage: Stage, case: str
+) -> None:
+    before, after = twins()
+    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    payload = BATCH_CASES[case](ids)
+    with requests.Session() as plain:
+        expected = answer(plain.post(before.admin_webhook + "batch", json=payload))
+    with adapted(after.admin_webhook, stage) as session:
+        got = answer(session.post(after.admin_webhook + "batch.json", json=payload))
+    assert got == expected
+    assert [before.lead_exists(i) for i in ids] == [after.lead_exists(i) for i in ids]
+    assert b"b24shim" not in got[1]
+    assert len([r for r in after.requests if r.method == "batch"]) == 1  # never split
+
+
+def test_a_batch_sent_as_a_form_is_routed_too(b24_emulator: Emulator) -> None:
+    lead = b24_emulator.add_lead({"TITLE": "x"})
+    with adapted(b24_emulator.admin_webhook, Stage.ITEM) as session:
+        response = session.post(
+            b24_emulator.admin_webhook + "batch",
+            data={"cmd[a]": f"crm.lead.delete?id={lead}", "cmd[b]": "crm.lead.list"},
+        )
+    assert response.json()["result"]["result"]["a"] is True
+    (sent,) = [r for r in b24_emulator.requests if r.method == "batch"]
+    assert sent.params["cmd"]["a"] == f"crm.item.delete?entityTypeId=1&id={lead}"
+    assert not b24_emulator.lead_exists(lead)
+
+
+def test_install_routes_a_legacy_scripts_own_requests(b24_emulator: Emulator) -> None:
+    lead = b24_emulator.add_lead({"TITLE": "x"})
+    undo = install(LeadShim(b24_emulator.admin_webhook, stage="item", rate_limit=None))
+    try:
+        response = requests.post(
+            b24_emulator.admin_webhook + "crm.lead.delete.json", json={"id": lead}
+        )
+    finally:
+        undo()
+    assert response.json()["result"] is True
+    assert [r.method for r in b24_emulator.requests] == ["crm.item.delete"]
+
+
+def test_the_example_script_migrates_with_the_adapter_alone() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B24SHIM_")}
+    env["B24SHIM_LEAD_DELETE_STAGE"] = "item"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "crm.lead.delete answered 200" in done.stdout
+    assert "deleted through crm.item.delete" in done.stdout
