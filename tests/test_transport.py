@@ -239,11 +239,18 @@ def test_batch_maps_sent_as_json_arrays_are_read_by_position(
     portal: responses.RequestsMock,
 ) -> None:
     # PHP serializes a map with keys 0..n-1 as a JSON array (spec 6).
-    portal.post(WEBHOOK + "batch.json", json={"result": {
-        "result": [{"ID": "5"}],
-        "result_error": {"1": {"error": "NOT_FOUND", "error_description": "Item not found"}},
-        "result_time": [TIME],
-    }})
+    portal.post(
+        WEBHOOK + "batch.json",
+        json={
+            "result": {
+                "result": [{"ID": "5"}],
+                "result_error": {
+                    "1": {"error": "NOT_FOUND", "error_description": "Item not found"}
+                },
+                "result_time": [TIME],
+            }
+        },
+    )
     replies = Transport(Webhook(WEBHOOK)).batch(
         {"0": ("crm.lead.get", {"id": 5}), "1": ("crm.item.get", {"entityTypeId": 1, "id": 6})}
     )
