@@ -40,27 +40,51 @@ def test_bad_rate_limits_are_config_errors(text: str) -> None:
         RateLimit.parse(text, setting="B24SHIM_RATE_LIMIT")
 
 
+def send(bucket: LeakyBucket) -> float:
+    """What the transport does around each request."""
+    waited = bucket.acquire()
+    bucket.answered()
+    return waited
+
+
 def test_the_burst_passes_at_once_then_requests_are_paced_at_the_rate() -> None:
     clock = Clock()
     bucket = LeakyBucket(RateLimit(2.0, 50), clock)
     start = clock.time()
     for _ in range(50):
-        assert bucket.acquire() == 0.0
+        assert send(bucket) == 0.0
     assert clock.time() == start
     for _ in range(10):
-        bucket.acquire()
+        send(bucket)
     assert clock.time() - start == pytest.approx(5.0)  # 10 more at 2/s
+
+
+def test_the_drain_counts_from_the_first_answer_after_idle() -> None:
+    # The portal counts a request when it arrives; the first one after a pause travels
+    # longest (new connection), so its travel time earns no drain.
+    clock = Clock()
+    bucket = LeakyBucket(RateLimit(10.0, 2), clock)
+    bucket.acquire()
+    clock.sleep(0.3)  # in flight: connecting, handshaking
+    bucket.answered()
+    assert bucket.acquire() == 0.0  # room for the second of the burst
+    bucket.answered()
+    assert bucket.acquire() == pytest.approx(0.1)  # the 0.3 s in flight drained nothing
+    bucket.answered()
+    clock.sleep(10)  # idle: empty again, and the next request starts a new cycle
+    assert send(bucket) == 0.0
+    assert send(bucket) == 0.0
 
 
 def test_the_bucket_drains_while_idle() -> None:
     clock = Clock()
     bucket = LeakyBucket(RateLimit(5.0, 10), clock)
     for _ in range(10):
-        bucket.acquire()
+        send(bucket)
     clock.sleep(1.0)  # drains 5
-    waited = sum(bucket.acquire() for _ in range(5))
+    waited = sum(send(bucket) for _ in range(5))
     assert waited == 0.0
-    assert bucket.acquire() == pytest.approx(0.2)
+    assert send(bucket) == pytest.approx(0.2)
 
 
 def test_the_bucket_is_shared_by_threads_without_passing_its_bound() -> None:
@@ -72,7 +96,7 @@ def test_the_bucket_is_shared_by_threads_without_passing_its_bound() -> None:
 
     def worker() -> None:
         for _ in range(25):
-            bucket.acquire()
+            send(bucket)
             with lock:
                 stamps.append(clock.time())
 

@@ -84,12 +84,21 @@ RateLimit.STANDARD = RateLimit(2.0, 50)
 RateLimit.ENTERPRISE = RateLimit(5.0, 250)
 
 
+_SLACK = 1e-6
+
+
 class LeakyBucket:
     """The portal's bucket, mirrored on the client and shared by every thread of a shim.
 
-    A request is let through while the bucket, drained at ``rate`` since the last request,
-    has room for it; otherwise the caller waits exactly until it has. The portal's own bucket
-    drains for as long as the request travels, so it never holds more than this one.
+    A request is let through while the bucket, drained at ``rate``, has room for it; otherwise
+    the caller waits exactly until it has. The portal drains from when a request *arrives*, the
+    client can only see when it is *sent*, and the first request after a pause (a new
+    connection, a TLS handshake) travels longer than the next ones: crediting the drain from
+    its sending would let the portal's bucket run fuller than this one. So after an idle
+    bucket takes a request, the drain counts only from that request's answer
+    (:meth:`answered`), by which time the portal has surely counted it; from then on every
+    later request arrives no earlier than it was sent, and the portal never holds more than
+    this bucket does.
     """
 
     def __init__(self, limit: RateLimit, clock: Clock) -> None:
@@ -97,6 +106,7 @@ class LeakyBucket:
         self._clock = clock
         self._level = 0.0
         self._stamp = clock.time()
+        self._first_in_flight = False  # an idle bucket took a request not yet answered
         self._lock = threading.Lock()
         self.waited = 0.0
 
@@ -106,16 +116,28 @@ class LeakyBucket:
         while True:
             with self._lock:
                 now = self._clock.time()
-                drained = max(0.0, now - self._stamp) * self.limit.rate
-                self._level = max(0.0, self._level - drained)
-                self._stamp = max(self._stamp, now)
-                if self._level + 1 <= self.limit.burst:
+                if not self._first_in_flight:
+                    drained = max(0.0, now - self._stamp) * self.limit.rate
+                    self._level = max(0.0, self._level - drained)
+                    self._stamp = max(self._stamp, now)
+                # A millionth of a request of slack: Unix times near 1.7e9 cannot represent
+                # the tiny waits float rounding would otherwise ask for.
+                if self._level + 1 <= self.limit.burst + _SLACK:
+                    if self._level <= _SLACK:  # idle: this request starts a new cycle
+                        self._first_in_flight = True
                     self._level += 1
                     self.waited += waited
                     return waited
                 wait = (self._level + 1 - self.limit.burst) / self.limit.rate
             self._clock.sleep(wait)
             waited += wait
+
+    def answered(self) -> None:
+        """A request taken by :meth:`acquire` got its answer (or failed): drain from now."""
+        with self._lock:
+            if self._first_in_flight:
+                self._first_in_flight = False
+                self._stamp = self._clock.time()
 
 
 @attrs.define

@@ -261,6 +261,8 @@ class Transport:
             response = self.session.post(url, json=body, timeout=self.timeout)
             content = response.content
         except requests.RequestException as exc:
+            if self.bucket is not None:
+                self.bucket.answered()
             sent = _was_sent(exc)
             description = self.credentials.redact(f"{type(exc).__name__}: {exc}")
             logger.info(
@@ -274,6 +276,8 @@ class Transport:
                 error=ErrorInfo(ErrorCode.TRANSPORT_ERROR, "", description, None),
                 ambiguous=sent,
             )
+        if self.bucket is not None:
+            self.bucket.answered()
         reply = parse_response(response.status_code, content)
         logger.debug(
             "%s %s -> %s %s in %.1f ms",
