@@ -121,6 +121,10 @@ class PortalServer(ThreadingHTTPServer):
     """Serves a `Portal` on a loopback address; `close_connections` ends idle keep-alives."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a client opening dozens of connections at once
+    # (fast_bitrix24 opens 50) would see SYN retransmits of about 1 s, which a real portal
+    # behind nginx does not cause.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], portal: Portal) -> None:
         self.portal = portal
