@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from typing import Any
 
 import pytest
 import responses
@@ -143,6 +145,35 @@ def test_module_level_delete_lead_builds_one_shim_for_all_threads(
     assert len(built) == 1
     assert len(results) == 16
     assert all(r.ok for r in results)
+
+
+def test_from_env_appends_differences_to_the_difference_log(
+    portal: responses.RequestsMock, tmp_path: Any
+) -> None:
+    log = tmp_path / "differences.jsonl"
+    portal.post(WEBHOOK + "crm.item.delete.json", json={"result": []})
+    shim = LeadShim.from_env(
+        {
+            "B24SHIM_WEBHOOK_URL": WEBHOOK,
+            "B24SHIM_LEAD_DELETE_STAGE": "item",
+            "B24SHIM_DIFFERENCE_LOG": str(log),
+        }
+    )
+    shim.delete_lead(5)
+    (line,) = log.read_text().splitlines()
+    assert json.loads(line)["kind"] == "result_shape"
+    assert json.loads(line)["lead_id"] == 5
+
+
+def test_an_unwritable_difference_log_fails_at_start_up(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        LeadShim.from_env(
+            {
+                "B24SHIM_WEBHOOK_URL": WEBHOOK,
+                "B24SHIM_DIFFERENCE_LOG": str(tmp_path / "no" / "such" / "dir.jsonl"),
+            }
+        )
+    assert info.value.setting == "B24SHIM_DIFFERENCE_LOG"
 
 
 def test_module_level_delete_lead_without_configuration_is_a_config_error(
