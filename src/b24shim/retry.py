@@ -17,7 +17,7 @@ import attrs
 from b24shim._validate import number_above, whole_number_from
 from b24shim.codes import ErrorCode
 
-__all__ = ["SAFE_CODES", "RetryPolicy"]
+__all__ = ["NO_RETRY", "SAFE_CODES", "RetryPolicy"]
 
 SAFE_CODES = frozenset({ErrorCode.QUERY_LIMIT_EXCEEDED, ErrorCode.OPERATION_TIME_LIMIT})
 
@@ -56,4 +56,5 @@ class RetryPolicy:
         return code is ErrorCode.TRANSPORT_ERROR and not ambiguous
 
 
+#: Send once: no retry of any kind (the outcome of a lost answer stays ``unknown``).
 NO_RETRY = RetryPolicy(attempts=1, ambiguous_attempts=1)

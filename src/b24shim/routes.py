@@ -18,7 +18,7 @@ from b24shim.codes import ErrorCode
 from b24shim.result import Outcome, Route
 from b24shim.transport import Command
 
-__all__ = ["ITEM", "LEGACY", "ROUTES", "LeadRoute", "Read", "ReadState", "answer_of"]
+__all__ = ["ITEM", "LEGACY", "LeadRoute", "Read", "ReadState", "answer_of"]
 
 LEAD_ENTITY_TYPE_ID = 1
 
@@ -82,7 +82,6 @@ class LeadRoute:
 
 LEGACY = LeadRoute(Route.LEGACY, "crm.lead.delete", "crm.lead.get", None)
 ITEM = LeadRoute(Route.ITEM, "crm.item.delete", "crm.item.get", LEAD_ENTITY_TYPE_ID)
-ROUTES = {Route.LEGACY: LEGACY, Route.ITEM: ITEM}
 
 
 class ReadState(str, enum.Enum):
