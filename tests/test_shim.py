@@ -8,6 +8,7 @@ import pickle
 import warnings
 from typing import Any
 
+import attrs
 import cachetools
 import pytest
 import responses
@@ -644,3 +645,40 @@ def test_to_dict_is_json_ready(portal: responses.RequestsMock) -> None:
     assert data["outcome"] == "deleted"
     assert data["method"] == "crm.item.delete"
     assert data["differences"][0]["kind"] == "result_shape"
+
+
+def test_delete_result_fields_are_those_of_the_design() -> None:
+    names = [f.name for f in attrs.fields(DeleteResult)]
+    assert set(names) == {
+        "lead_id",
+        "ok",
+        "outcome",
+        "stage",
+        "route",
+        "method",
+        "error",
+        "time",
+        "raw",
+        "differences",
+    }
+    built = DeleteResult(
+        lead_id=5,
+        ok=True,
+        outcome=Outcome.DELETED,
+        stage=Stage.ITEM,
+        route=Route.ITEM,
+        method="crm.item.delete",
+    )
+    assert built == DeleteResult(
+        lead_id=5, outcome=Outcome.DELETED, stage=Stage.ITEM, route=Route.ITEM
+    )
+    with pytest.raises(ValueError, match="contradicts outcome"):
+        DeleteResult(lead_id=5, ok=True, outcome=Outcome.FAILED, stage=Stage.ITEM, route=Route.ITEM)
+    with pytest.raises(ValueError, match="contradicts route"):
+        DeleteResult(
+            lead_id=5,
+            outcome=Outcome.FAILED,
+            stage=Stage.ITEM,
+            route=Route.ITEM,
+            method="crm.lead.delete",
+        )

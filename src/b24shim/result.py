@@ -155,6 +155,8 @@ _EXCEPTION_OF: dict[ErrorCode, type[errors.ApiError]] = {
     ErrorCode.PROTOCOL_ERROR: errors.ProtocolError,
 }
 
+_GONE = (Outcome.DELETED, Outcome.ALREADY_ABSENT)
+
 # What crm.lead.delete answers for the conditions whose item answer differs (DESIGN 4).
 LEGACY_ERROR_TEXT: Mapping[ErrorCode, str] = {
     ErrorCode.INVALID_ID: "ID is not defined or invalid.",
@@ -204,16 +206,23 @@ class DeleteResult:
     time: CallTime | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict)
     differences: tuple[Difference, ...] = ()
+    # Derived from outcome and route; may be given, and must then agree.
+    ok: bool = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: self.outcome in _GONE, takes_self=True)
+    )
+    method: str = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: self.route.method, takes_self=True)
+    )
 
-    @property
-    def ok(self) -> bool:
-        """True when the lead is gone: ``DELETED`` or ``ALREADY_ABSENT``."""
-        return self.outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT)
+    @ok.validator
+    def _check_ok(self, _: attrs.Attribute[bool], value: bool) -> None:
+        if value != (self.outcome in _GONE):
+            raise ValueError(f"ok={value!r} contradicts outcome {self.outcome.value!r}")
 
-    @property
-    def method(self) -> str:
-        """The portal method that performed the delete."""
-        return self.route.method
+    @method.validator
+    def _check_method(self, _: attrs.Attribute[str], value: str) -> None:
+        if value != self.route.method:
+            raise ValueError(f"method={value!r} contradicts route {self.route.value!r}")
 
     def raise_for_error(self) -> None:
         """Raise the matching :class:`~b24shim.ApiError` subclass unless the result is ok."""
