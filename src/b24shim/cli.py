@@ -274,6 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InvalidLeadId) as exc:
         print(f"b24shim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do; no more deletes
+        # are started once their results can no longer be reported.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_FAILED
     return status
 
 

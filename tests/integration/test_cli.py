@@ -180,3 +180,20 @@ def test_the_demo_runs_every_stage_on_the_embedded_emulator() -> None:
     assert "outcome!" in done.stdout
     assert "Differences found:" in done.stdout
     assert done.stderr == ""
+
+
+def test_a_closed_pipe_stops_quietly() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B24SHIM_")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "b24shim", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("b24shim demo")
+        process.stdout.close()  # like `b24shim demo | head -1`
+        _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert process.returncode in (0, 1)
