@@ -150,3 +150,24 @@ class PortalProcess:
     def leads_left(self) -> int:
         """Leads in the portal, by ``crm.lead.list`` ``total`` (resets the counters first)."""
         return int(self._call("leads_left"))
+
+
+class RequestCounts:
+    """Counts over ``requests`` (``(method, HTTP status)`` pairs from the portal's journal)."""
+
+    requests: list[tuple[str, int]]
+
+    @property
+    def sent(self) -> int:
+        """Requests the portal received."""
+        return len(self.requests)
+
+    @property
+    def refused(self) -> int:
+        """Requests answered 503 (the portal's bucket refused them)."""
+        return sum(1 for _, status in self.requests if status == 503)
+
+    @property
+    def accepted(self) -> int:
+        """Requests the portal let through."""
+        return self.sent - self.refused

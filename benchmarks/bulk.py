@@ -19,7 +19,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 
-from _portal_process import PortalProcess
+from _portal_process import PortalProcess, RequestCounts
 
 from b24shim import LeadShim, LegacyRouteWarning, Outcome, Stage
 from b24shim.limits import RateLimit
@@ -38,7 +38,7 @@ def _lazy(ids: list[int]) -> Iterator[int]:
     yield from ids
 
 
-class _Run:
+class _Run(RequestCounts):
     """One pass of the job: what the portal saw and what the shim returned."""
 
     def __init__(self, ids: list[int], traced: bool) -> None:
@@ -69,18 +69,6 @@ class _Run:
             tracemalloc.stop()
         self.requests = portal.requests()
         self.left = portal.existing(self.ids)
-
-    @property
-    def sent(self) -> int:
-        return len(self.requests)
-
-    @property
-    def refused(self) -> int:
-        return sum(1 for _, status in self.requests if status == 503)
-
-    @property
-    def accepted(self) -> int:
-        return self.sent - self.refused
 
 
 def main(argv: list[str] | None = None) -> int:

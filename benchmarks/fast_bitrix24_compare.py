@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from importlib import metadata
 
-from _portal_process import PortalProcess
+from _portal_process import PortalProcess, RequestCounts
 
 from b24shim import LeadShim, Outcome, Stage
 from b24shim.limits import RateLimit
@@ -67,7 +67,7 @@ class _Counting(logging.Handler):
         self.count += 1
 
 
-class _Job:
+class _Job(RequestCounts):
     """What one library did with the job, as the portal saw it and as the caller got it."""
 
     def __init__(self, library: str) -> None:
@@ -79,18 +79,6 @@ class _Job:
         self.error: str | None = None
         self.left = -1
         self.noise = 0
-
-    @property
-    def sent(self) -> int:
-        return len(self.requests)
-
-    @property
-    def refused(self) -> int:
-        return sum(1 for _, status in self.requests if status == 503)
-
-    @property
-    def accepted(self) -> int:
-        return self.sent - self.refused
 
     @property
     def done(self) -> bool:
