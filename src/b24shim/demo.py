@@ -88,8 +88,8 @@ class _Demo:
                 _Row(f"{scenario} [{n + 1}/{len(results)}]", result, made if n == 0 else 0)
             )
 
-    def shim(self, webhook: str, stage: Stage, **kwargs: object) -> LeadShim:
-        return LeadShim(webhook, stage=stage, on_difference=self.differences.append, **kwargs)  # type: ignore[arg-type]
+    def shim(self, webhook: str, stage: Stage) -> LeadShim:
+        return LeadShim(webhook, stage=stage, on_difference=self.differences.append)
 
 
 def _scenarios(demo: _Demo) -> None:
