@@ -117,6 +117,14 @@ def parse_response(status: int, content: bytes) -> Reply:
     """Turn an HTTP response into a reply."""
     try:
         body = json.loads(content)
+    except RecursionError:
+        # json nests by recursion: a body of 100,000 "[" exhausts the stack. No portal answer
+        # nests like that.
+        return protocol_error(
+            f"the portal sent JSON nested too deeply to read (HTTP {status})",
+            status,
+            ambiguous=200 <= status < 300 or status >= 500,
+        )
     except (ValueError, UnicodeDecodeError):
         ambiguous = 200 <= status < 300 or status >= 500
         shown = "an empty body" if not content.strip() else "a body that is not JSON"
@@ -156,7 +164,15 @@ def parse_batch(envelope: Reply, keys: list[str]) -> dict[str, Reply]:
     times = _mapping(payload.get("result_time"))
     replies: dict[str, Reply] = {}
     for key in keys:
-        if key in errors and isinstance(errors[key], Mapping):
+        if key in errors and key in results:
+            # The portal puts a command in one map or the other; in both, the answer
+            # contradicts itself and the command may or may not have run.
+            replies[key] = protocol_error(
+                f"command {key!r} is in both result and result_error of the batch answer",
+                None,
+                ambiguous=True,
+            )
+        elif key in errors and isinstance(errors[key], Mapping):
             error_body = dict(errors[key])
             replies[key] = _error_reply(error_body, None) or protocol_error(
                 f"command {key!r}: the 'error' field is not a string", None, ambiguous=True

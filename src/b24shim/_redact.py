@@ -43,13 +43,25 @@ class Redactor:
 
 
 class _ScrubFilter(logging.Filter):
-    """urllib3 logs request paths at DEBUG, and a webhook's path holds its code."""
+    """urllib3 logs request paths (at DEBUG, and in retry warnings), and a webhook's path
+    holds its code.
+
+    The message is formatted here, scrubbed, and stored with no arguments left: an argument
+    that is an exception or a ``Retry`` object would otherwise be turned into text by the
+    handler, after any filter, with the URL in it. A traceback is rendered and scrubbed the
+    same way (the standard ``Formatter`` prints ``exc_text`` when it is set).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = scrub(record.msg)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return True
+        record.msg, record.args = scrub(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
         return True
 
 
@@ -57,7 +69,17 @@ _FILTER = _ScrubFilter()
 
 
 def install_urllib3_filter() -> None:
-    """Scrub webhook codes from urllib3's own request log (idempotent)."""
-    log = logging.getLogger("urllib3.connectionpool")
-    if _FILTER not in log.filters:
-        log.addFilter(_FILTER)
+    """Scrub secrets from the log lines of every urllib3 logger (idempotent).
+
+    A filter on a logger sees only the records made on that logger, not those its children
+    pass up, so it goes on each of urllib3's module loggers (``urllib3.connectionpool``,
+    ``urllib3.util.retry``, ``urllib3.response``...), which exist once urllib3 is imported.
+    """
+    import urllib3  # noqa: F401, PLC0415 - its module loggers exist after the import
+
+    manager = logging.Logger.manager
+    names = ["urllib3", *(n for n in list(manager.loggerDict) if n.startswith("urllib3."))]
+    for name in names:
+        log = logging.getLogger(name)
+        if _FILTER not in log.filters:
+            log.addFilter(_FILTER)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from b24shim._describe import describe
+
 if TYPE_CHECKING:
     from b24shim.result import DeleteResult
 
@@ -78,10 +80,7 @@ class InvalidLeadId(B24ShimError, ValueError):
         self.reason = reason
 
     def __str__(self) -> str:
-        shown = repr(self.value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return f"not a lead id: {shown} ({self.reason})"
+        return f"not a lead id: {describe(self.value)} ({self.reason})"
 
 
 class ApiError(B24ShimError):

@@ -140,6 +140,10 @@ class LeakyBucket:
                 self._stamp = self._clock.time()
 
 
+#: Seconds the portal's operating-time accounting looks back (10 buckets of 60 s).
+OPERATING_WINDOW = 600.0
+
+
 @attrs.define
 class _MethodLoad:
     operating: float = 0.0
@@ -169,9 +173,13 @@ class OperatingPacer:
         with self._lock:
             load = self._load.setdefault(method.lower(), _MethodLoad())
             load.operating = timing.operating
-            load.reset_at = (
-                float(timing.operating_reset_at) if timing.operating_reset_at else load.reset_at
-            )
+            if timing.operating_reset_at:
+                # The portal counts the last 10 minutes, so some budget frees within 600 s
+                # whatever operating_reset_at says: a reset far in the future (a bad clock,
+                # a bad answer) must not park the job for years.
+                load.reset_at = min(
+                    float(timing.operating_reset_at), self._clock.time() + OPERATING_WINDOW
+                )
             load.largest = max(load.largest, timing.processing or 0.0)
 
     def blocked(self, method: str) -> float | None:

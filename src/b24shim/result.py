@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,12 +48,24 @@ class Outcome(str, enum.Enum):
 
 
 def _optional_float(value: object) -> float | None:
+    """A finite float, or None: a portal's ``1e400``, NaN or 400-digit integer is no time."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
+    if isinstance(value, str) and len(value) > 64:
+        return None  # no real time field is that long; float() of it is wasted work
     try:
-        return float(value)
-    except ValueError:
+        number = float(value)
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _optional_timestamp(value: object) -> int | None:
+    """A unix timestamp as an int, or None when it is not a finite, non-negative number."""
+    number = _optional_float(value)
+    if number is None or number < 0:
+        return None
+    return int(number)
 
 
 def _optional_str(value: object) -> str | None:
@@ -75,7 +88,6 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
-        reset_at = _optional_float(block.get("operating_reset_at"))
         return cls(
             start=_optional_float(block.get("start")),
             finish=_optional_float(block.get("finish")),
@@ -84,7 +96,7 @@ class CallTime:
             date_start=_optional_str(block.get("date_start")),
             date_finish=_optional_str(block.get("date_finish")),
             operating=_optional_float(block.get("operating")),
-            operating_reset_at=None if reset_at is None else int(reset_at),
+            operating_reset_at=_optional_timestamp(block.get("operating_reset_at")),
         )
 
 

@@ -8,13 +8,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterable, Mapping
 
 import attrs
 
+from b24shim._describe import describe
 from b24shim._envelope import Reply, protocol_error
 from b24shim.codes import ErrorCode
+from b24shim.errors import InvalidLeadId
+from b24shim.ids import parse_lead_id
 from b24shim.result import Outcome, Route
 from b24shim.transport import Command
 
@@ -56,19 +60,28 @@ class LeadRoute:
         }
 
     def check_delete(self, reply: Reply) -> Reply:
-        """Refuse a success whose result is not this method's: it cannot be trusted."""
+        """Refuse a success whose result is not this method's: it cannot be trusted.
+
+        ``crm.lead.delete`` succeeds with ``true``; ``crm.item.delete`` with ``[]`` (PHP's empty
+        array, which a JSON encoder may also write as ``{}``). Anything else in ``result``
+        (``{"error": "ACCESS_DENIED"}``, ``[false]``, ``true`` from the item method) is not the
+        method's success, so it is an ambiguous protocol error: the delete may or may not have
+        happened.
+        """
         if not reply.ok:
             return reply
         result = reply.result
         if self.route is Route.LEGACY:
             accepted = result is True
         else:
-            # [] in REST scope; an object (an AJAX-style redirectUrl) is success too.
-            accepted = result is True or isinstance(result, (list, dict))
+            accepted = isinstance(result, (list, dict)) and not result
         if accepted:
             return reply
         bad = protocol_error(
-            f"{self.delete_method} answered result={result!r}", reply.http_status, ambiguous=True
+            f"{self.delete_method} answered result={describe(result)} where it answers "
+            f"{'true' if self.route is Route.LEGACY else '[]'} on success",
+            reply.http_status,
+            ambiguous=True,
         )
         return attrs.evolve(bad, raw=reply.raw, time=reply.time)
 
@@ -138,8 +151,10 @@ class Read:
         for row in rows:
             if isinstance(row, Mapping):
                 value = row.get("ID", row.get("id"))
-                if isinstance(value, (int, str)) and str(value).isdigit():
-                    seen.add(int(value))
+                if isinstance(value, (int, str)):
+                    # A row whose id is not a lead id ("²", 5,000 digits) shows no lead.
+                    with contextlib.suppress(InvalidLeadId):
+                        seen.add(parse_lead_id(value))
         return {i: cls(ReadState.EXISTS if i in seen else ReadState.NOT_FOUND) for i in ids}
 
 

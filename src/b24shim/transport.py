@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import requests
 import requests.adapters
@@ -200,8 +201,15 @@ class Transport:
                     credentials.on_refresh(
                         credentials.access_token, credentials.refresh_token or ""
                     )
-                except Exception:
-                    logger.exception("on_refresh callback failed; the new tokens are in use")
+                except Exception as exc:
+                    # Not logger.exception: the traceback may hold the new tokens (they are
+                    # the callback's arguments), so it is rendered and redacted first.
+                    trace = "".join(traceback.format_exception(exc))
+                    logger.error(
+                        "on_refresh callback failed; the new tokens are in use, but were not "
+                        "stored by it: %s",
+                        credentials.redact(trace),
+                    )
             logger.info("%s: access token refreshed", self.portal)
             return None
 
@@ -214,7 +222,17 @@ class Transport:
         }
         redact = credentials.redact
         try:
-            response = self.session.get(credentials.token_url, params=params, timeout=self.timeout)
+            response = self.session.get(
+                credentials.token_url, params=params, timeout=self.timeout, allow_redirects=False
+            )
+            if 300 <= response.status_code < 400:
+                return _auth_failure(
+                    ErrorCode.PROTOCOL_ERROR,
+                    "",
+                    "refreshing the expired access token failed: "
+                    + _redirected(response, credentials.token_url, redact),
+                    response.status_code,
+                )
             body = response.json()
         except requests.RequestException as exc:
             return _auth_failure(
@@ -258,7 +276,11 @@ class Transport:
         with self._count_lock:
             self.requests_sent += 1
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout)
+            # Never follow a redirect: requests would re-post the body (auth included) to
+            # whatever host the Location names, and trust its answer.
+            response = self.session.post(
+                url, json=body, timeout=self.timeout, allow_redirects=False
+            )
             content = response.content
         except requests.RequestException as exc:
             if self.bucket is not None:
@@ -278,7 +300,16 @@ class Transport:
             )
         if self.bucket is not None:
             self.bucket.answered()
-        reply = parse_response(response.status_code, content)
+        if 300 <= response.status_code < 400:
+            description = _redirected(response, url, self.credentials.redact)
+            logger.info("%s %s: %s", self.portal, method, description)
+            # A redirect comes before the method runs: nothing was done, so not ambiguous.
+            reply = Reply(
+                error=ErrorInfo(ErrorCode.PROTOCOL_ERROR, "", description, response.status_code),
+                http_status=response.status_code,
+            )
+        else:
+            reply = parse_response(response.status_code, content)
         logger.debug(
             "%s %s -> %s %s in %.1f ms",
             self.portal,
@@ -289,6 +320,17 @@ class Transport:
             extra={"b24shim_method": method},
         )
         return reply
+
+
+def _redirected(response: requests.Response, url: str, redact: Callable[[str], str]) -> str:
+    """What to tell the user about a redirect the shim did not follow."""
+    location = response.headers.get("Location", "")
+    target = urljoin(url, location) if location else "no Location"
+    return redact(
+        f"the portal answered HTTP {response.status_code} redirecting to {target[:200]}; "
+        "b24shim does not follow redirects (they would carry the credentials to another "
+        "address): if the portal has moved, set its new address in the webhook or portal URL"
+    )
 
 
 def _auth_failure(code: ErrorCode, raw: str, description: str, status: int | None) -> Reply:
