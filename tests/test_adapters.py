@@ -111,20 +111,10 @@ def test_the_legacy_code_sees_exactly_what_crm_lead_delete_answers(
 
 @pytest.mark.parametrize(
     "payload",
-    [
-        {"id": "12abc"},
-        {"id": [5]},
-        {"id": True},
-        {"id": 1.9},
-        {"id": "1e3"},
-        {"id": 0},
-        {"id": "-5"},
-        {"id": ""},
-        {},
-        {"ID": "", "id": 5},  # ID is set, so it wins even when empty (spec 2.2)
-    ],
+    [{"id": 0}, {"id": "-5"}, {"id": ""}, {"id": "abc"}, {}, {"ID": "", "id": 5}],
+    # ID is set in the last one, so it wins even when empty (spec 2.2)
 )
-def test_an_id_the_shim_refuses_is_answered_as_invalid_without_a_request(
+def test_an_id_php_casts_to_nothing_is_answered_as_invalid_without_a_request(
     portal: responses.RequestsMock, shim_session: requests.Session, payload: dict[str, Any]
 ) -> None:
     response = shim_session.post(LEGACY_URL, json=payload)
@@ -132,6 +122,61 @@ def test_an_id_the_shim_refuses_is_answered_as_invalid_without_a_request(
     assert response.content == php_json(INVALID_ID)
     assert response.reason == "Bad Request"
     assert len(portal.calls) == 0
+
+
+COERCIBLE = [("12abc", 12), ([5], 1), (True, 1), (1.9, 1), ("1e3", 1000)]
+
+
+@pytest.mark.parametrize(("value", "coerced"), COERCIBLE)
+@pytest.mark.parametrize("stage", ["legacy", "legacy_verified"])
+def test_at_a_legacy_stage_a_coercible_id_goes_to_the_portal_unchanged_and_is_recorded(
+    portal: responses.RequestsMock, stage: str, value: object, coerced: int
+) -> None:
+    # DESIGN 6: legacy stages behave as legacy, observed.
+    portal.post(LEGACY_URL, body=b'{"result":true}', content_type="application/json")
+    found: list[Difference] = []
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+        response = session.post(LEGACY_URL, json={"id": value})
+    assert response.content == b'{"result":true}'
+    assert json.loads(portal.calls[0].request.body) == {"id": value}  # byte for byte
+    assert [(d.kind, d.lead_id, d.behavioral) for d in found] == [("id_coercion", coerced, True)]
+    assert "unchanged" in found[0].detail
+
+
+@pytest.mark.parametrize(("value", "coerced"), COERCIBLE)
+@pytest.mark.parametrize("stage", ["item_verified", "item"])
+def test_at_an_item_stage_a_coercible_id_is_refused_without_a_request_and_is_recorded(
+    portal: responses.RequestsMock, stage: str, value: object, coerced: int
+) -> None:
+    found: list[Difference] = []
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+        response = session.post(LEGACY_URL, json={"id": value})
+    assert (response.status_code, response.content) == (400, php_json(INVALID_ID))
+    assert len(portal.calls) == 0
+    assert [(d.kind, d.lead_id, d.stage.value) for d in found] == [("id_coercion", coerced, stage)]
+    assert "refused" in found[0].detail
+
+
+@pytest.mark.parametrize(
+    ("stage", "sent"), [("legacy", "crm.lead.delete?id=12abc"), ("item", None)]
+)
+def test_a_coercible_id_in_a_batch_follows_the_stage(
+    portal: responses.RequestsMock, stage: str, sent: str | None
+) -> None:
+    portal.post(
+        BATCH_URL,
+        json={"result": {"result": {"a": True}, "result_error": [], "result_time": []}},
+    )
+    found: list[Difference] = []
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+        session.post(BATCH_URL, json={"cmd": {"a": "crm.lead.delete?id=12abc"}})
+    body = json.loads(portal.calls[0].request.body)
+    # At an item stage the command becomes id=0, which the portal answers as an invalid id.
+    assert body["cmd"]["a"] == (sent or "crm.lead.delete?id=0")
+    assert [(d.kind, d.lead_id) for d in found] == [("id_coercion", 12)]
 
 
 def test_the_invalid_id_answer_is_the_portals_own(

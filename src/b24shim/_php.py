@@ -53,6 +53,9 @@ def _float_to_int(number: float) -> int:
 def _numeric_string_to_int(text: str) -> int:
     text = text.strip(_WS)
     if re.fullmatch(r"[+-]?\d+", text):
+        digits = text.lstrip("+-").lstrip("0")
+        if len(digits) > 19:  # past int64 whatever the digits (and past int()'s digit limit)
+            return -_INT64_MAX - 1 if text.startswith("-") else _INT64_MAX
         return max(-_INT64_MAX - 1, min(_INT64_MAX, int(text)))
     return _float_to_int(float(text))
 

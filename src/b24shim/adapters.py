@@ -41,14 +41,15 @@ import requests
 import requests.adapters
 import urllib3
 
+from b24shim._describe import describe
 from b24shim._envelope import Reply, parse_batch, parse_response
-from b24shim._php import array_key, json_shape, parse_str, to_bool
+from b24shim._php import array_key, json_shape, parse_str, to_bool, to_int
 from b24shim._plan import Plan
 from b24shim.codes import ErrorCode
 from b24shim.credentials import OAuth
-from b24shim.differences import VerificationReads
+from b24shim.differences import VerificationReads, id_coercion_difference
 from b24shim.errors import ConfigError, InvalidLeadId
-from b24shim.ids import parse_lead_id
+from b24shim.ids import MAX_LEAD_ID, parse_lead_id
 from b24shim.result import DeleteResult
 from b24shim.routes import ITEM, LEGACY, Read
 from b24shim.shim import LeadShim
@@ -96,11 +97,6 @@ def _inside() -> bool:
 def _encode(body: object) -> bytes:
     """JSON the way the portal (and the emulator) sends it: compact, UTF-8."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _short(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _pick_id(params: Mapping[str, Any]) -> object:
@@ -323,10 +319,12 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         try:
             lead_id = parse_lead_id(value)
         except InvalidLeadId as exc:
+            if _coerced_passes(shim, value):
+                return super().send(request, **kwargs)  # byte for byte, as legacy sends it
             logger.info(
                 "%s crm.lead.delete with id %s answered as an invalid id, not sent (%s)",
                 portal,
-                _short(value),
+                describe(value),
                 exc.reason,
                 extra={"b24shim_method": _DELETE},
             )
@@ -391,10 +389,47 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
             return super().send(request, **kwargs)
         sent = request if not rewrite.changed else rewrite.request(request, call)
         response = super().send(sent, **kwargs)
-        rewrite.answer(shim, response)
+        rest = rewrite.answer(shim, response)
+        while rest:
+            # The commands a halted batch did not run (a portal without crm.item.*).
+            kept = {k: v for k, v in call.body.items() if k.upper() not in ("CMD", "HALT")}
+            more = _Call(_BATCH, {}, {**kept, "cmd": dict(rest), "halt": rewrite.halt})
+            follow = _BatchRewrite.plan(shim, more) or _BatchRewrite(
+                dict(rest), [], True, rewrite.halt, rest
+            )
+            try:
+                tail = super().send(follow.request(request, call=more), **kwargs)
+            except requests.RequestException as exc:
+                logger.info(
+                    "%s batch: sending the commands after the halted one failed (%s); they are "
+                    "left unanswered, as not run",
+                    shim.transport.portal,
+                    shim.transport.credentials.redact(f"{type(exc).__name__}: {exc}"),
+                )
+                break
+            rest = follow.answer(shim, tail)
+            rewrite.merge(response, tail)
         response.request = request
         response.url = request.url or response.url
         return response
+
+
+def _coerced_passes(shim: LeadShim, value: object) -> bool:
+    """Record an id that PHP's ``(int)`` turns into a lead; true when it goes on unchanged.
+
+    DESIGN: legacy stages behave as legacy, observed: ``"12abc"`` goes to ``crm.lead.delete``
+    as it came (which deletes lead 12) with an ``id_coercion`` difference recorded; at the item
+    stages it is refused as an invalid id, as ``crm.item.delete`` refuses it, and recorded the
+    same way. An id PHP casts to nothing (``"abc"``, ``0``) is the portal's invalid id either
+    way.
+    """
+    lead_id = to_int(value)
+    if not 0 < lead_id <= MAX_LEAD_ID:
+        return False
+    stage = shim.policy.stage_for(lead_id)
+    sent = not stage.uses_item
+    shim.reporter.report([id_coercion_difference(lead_id, stage, value, sent=sent)])
+    return sent
 
 
 def _raise_transport_error(result: DeleteResult, request: requests.PreparedRequest) -> None:
@@ -429,12 +464,18 @@ class _BatchRewrite:
     """A batch with its ``crm.lead.delete`` commands routed, and how to map the answer back."""
 
     def __init__(
-        self, commands: dict[str, object], deletes: list[_Delete], changed: bool, halt: object
+        self,
+        commands: dict[str, object],
+        deletes: list[_Delete],
+        changed: bool,
+        halt: object,
+        original: list[tuple[str, object]],
     ) -> None:
         self.commands = commands  # what to send, read commands included
         self.deletes = deletes
         self.changed = changed  # False: the legacy request can be sent as it is
         self.halt = halt  # the legacy request's own value, passed on as it was
+        self.original = original  # the legacy request's commands, as they came
         self.ours = {key for d in deletes if d.reads for key in d.reads}
         self.order = [key for key in commands if key not in self.ours]
 
@@ -485,12 +526,15 @@ class _BatchRewrite:
             try:
                 lead_id = parse_lead_id(raw_id)
             except InvalidLeadId as exc:
+                if _coerced_passes(shim, raw_id):
+                    commands[key] = value  # unchanged, as this legacy stage sends it
+                    continue
                 logger.info(
                     "%s batch command %r: id %s is not a lead id (%s); sent as id=0, which the "
                     "portal answers as an invalid id, so no lead is deleted",
                     portal,
                     key,
-                    _short(raw_id),
+                    describe(raw_id),
                     exc.reason,
                 )
                 commands[key] = f"{_DELETE}?id=0"
@@ -541,7 +585,7 @@ class _BatchRewrite:
             deletes.append(_Delete(key, plan, reads))
         if not deletes and not changed:
             return None
-        return cls(commands, deletes, changed, halt)
+        return cls(commands, deletes, changed, halt, original)
 
     def request(self, original: requests.PreparedRequest, call: _Call) -> requests.PreparedRequest:
         """The batch to send: the same URL and headers, ``cmd`` and ``halt`` as a JSON body."""
@@ -568,8 +612,15 @@ class _BatchRewrite:
         sent.headers["Content-Length"] = str(len(content))
         return sent
 
-    def answer(self, shim: LeadShim, response: requests.Response) -> None:
-        """Conclude each routed delete and turn the answer back into the legacy one."""
+    def answer(self, shim: LeadShim, response: requests.Response) -> list[tuple[str, object]]:
+        """Conclude each routed delete and turn the answer back into the legacy one.
+
+        Returns:
+            The legacy commands still to run: with ``halt`` set, a portal without
+            ``crm.item.*`` stops the batch at the first routed delete; the shim deletes that
+            lead through ``crm.lead.delete`` instead, and the commands after it, which the
+            legacy batch would have run, come back here to be sent. Usually empty.
+        """
         envelope = parse_response(response.status_code, response.content)
         body = _json_object(response.content) if envelope.ok else None
         payload = body.get("result") if body is not None else None
@@ -579,12 +630,13 @@ class _BatchRewrite:
                 shim.transport.portal,
                 response.status_code,
             )
-            return
+            return []
         maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
         keys = [key for d in self.deletes for key in (d.key, *(d.reads or ()))]
         # The maps as dicts (PHP sends 0..n-1 keys as a list), edited in place below.
         replies = parse_batch(attrs.evolve(envelope, result={**payload, **maps}), keys)
         edited = self.changed
+        rest: list[tuple[str, object]] = []
         for delete in self.deletes:
             if delete.key not in maps["result"] and delete.key not in maps["result_error"]:
                 continue  # not run (halt): the legacy answer would not have it either
@@ -593,8 +645,37 @@ class _BatchRewrite:
                 continue  # the portal's own crm.lead.delete answer stays as it is
             _put_legacy(maps, delete.key, result)
             edited = True
-        if not edited:
-            return
+            if to_bool(self.halt) and replies[delete.key].code is ErrorCode.METHOD_NOT_FOUND:
+                keys = [key for key, _ in self.original]
+                after = keys.index(delete.key) + 1
+                # Legacy would have gone on after a delete that succeeded, and halted here
+                # after one that failed.
+                rest = self.original[after:] if result.ok else []
+                break
+        if edited and body is not None:
+            self._write(response, body, payload, maps)
+        return rest
+
+    def merge(self, response: requests.Response, tail: requests.Response) -> None:
+        """Add the answers of the commands sent after a halt (see :meth:`answer`)."""
+        first, second = _json_object(response.content), _json_object(tail.content)
+        payload = first.get("result") if first is not None else None
+        extra = second.get("result") if second is not None else None
+        if first is None or not isinstance(payload, dict) or not isinstance(extra, dict):
+            return  # the rest failed as a whole: its commands stay unanswered, as unrun
+        maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
+        for name in _BATCH_MAPS:
+            maps[name].update(_as_map(extra.get(name)))
+        self._write(response, first, payload, maps)
+
+    def _write(
+        self,
+        response: requests.Response,
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        maps: dict[str, dict[str, Any]],
+    ) -> None:
+        """Put the edited maps into the answer, in the legacy request's command order."""
         for name, mapping in maps.items():
             ordered = {k: mapping[k] for k in self.order if k in mapping}
             ordered.update(

@@ -2,7 +2,8 @@
 
 Kinds (stable strings): ``result_shape`` and ``error_format`` (not behavioural: only the shape
 of the answer differs), ``visibility``, ``outcome``, ``still_visible``, ``fallback`` and
-``verification_error`` (behavioural). Each difference is logged once on the logger
+``verification_error`` and ``id_coercion`` (behavioural). Each difference is logged once on
+the logger
 ``b24shim.differences`` (WARNING when behavioural, DEBUG otherwise) with the
 :class:`~b24shim.Difference` on the record as ``b24shim_difference``.
 """
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
+from b24shim._describe import describe
 from b24shim._envelope import Reply
 from b24shim.codes import ErrorCode
 from b24shim.flags import Stage
@@ -24,6 +26,7 @@ __all__ = [
     "DifferenceReporter",
     "VerificationReads",
     "fallback_difference",
+    "id_coercion_difference",
     "shape_differences",
     "verification_differences",
 ]
@@ -83,6 +86,38 @@ def fallback_difference(lead_id: int, stage: Stage, item_reply: Reply | None) ->
         item=item,
         detail="crm.item.delete is not available on this portal (ERROR_METHOD_NOT_FOUND); "
         "the lead was deleted through crm.lead.delete",
+    )
+
+
+def id_coercion_difference(lead_id: int, stage: Stage, value: object, *, sent: bool) -> Difference:
+    """The caller sent an id that PHP's ``(int)`` turns into ``lead_id``.
+
+    Args:
+        lead_id: the lead ``crm.lead.delete`` acts on for ``value``.
+        value: what the caller sent (``"12abc"``, ``[5]``, ``1.9``...).
+        sent: true when it went to the portal unchanged (a legacy stage), false when it was
+            refused as an invalid id (an item stage).
+    """
+    shown = describe(value)
+    what = (
+        "sent to crm.lead.delete unchanged, as this legacy stage does"
+        if sent
+        else "refused as an invalid id, as crm.item.delete does"
+    )
+    return Difference(
+        kind="id_coercion",
+        lead_id=lead_id,
+        stage=stage,
+        behavioral=True,
+        legacy=f"deletes lead {lead_id}",
+        item={
+            "status": 400,
+            "error": "",
+            "error_description": LEGACY_ERROR_TEXT[ErrorCode.INVALID_ID],
+        },
+        detail=f"id {shown} is not a lead id: crm.lead.delete casts it to {lead_id} and "
+        f"deletes that lead, crm.item.delete refuses it; {what}. Fix the caller to send "
+        f"{lead_id} if that lead is meant.",
     )
 
 

@@ -155,7 +155,8 @@ class LeadShim:
             clock=clock,
         )
         self.retry = retry if retry is not None else RetryPolicy()
-        self._reporter = DifferenceReporter(on_difference)
+        #: Logs each difference found and passes it to ``on_difference``.
+        self.reporter = DifferenceReporter(on_difference)
         self._item_missing: cachetools.TTLCache[str, bool] = cachetools.TTLCache(
             maxsize=64, ttl=fallback_ttl, timer=self.transport.clock.time
         )
@@ -303,7 +304,7 @@ class LeadShim:
             raw=reply.raw,
             differences=tuple(found),
         )
-        self._reporter.report(found)
+        self.reporter.report(found)
         if result.route is Route.LEGACY:
             _warn_legacy_once()
         return result

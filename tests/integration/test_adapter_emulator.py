@@ -96,20 +96,34 @@ def test_single_deletes_answer_byte_for_byte_like_crm_lead_delete(
     assert expected[0] == (200 if condition == "deleted" else 400)
 
 
-@pytest.mark.parametrize("stage", [Stage.LEGACY, Stage.ITEM])
-def test_an_invalid_id_is_answered_like_the_portal_and_deletes_nothing(
-    twins: Callable[..., tuple[Emulator, Emulator]], stage: Stage
+def test_at_an_item_stage_a_coercible_id_is_refused_and_deletes_nothing(
+    twins: Callable[..., tuple[Emulator, Emulator]],
 ) -> None:
     before, after = twins()
     with requests.Session() as plain:
         expected = answer(delete_request(before, "admin", 0)(plain))
     lead = after.add_lead({"TITLE": "lead 1, which PHP's (int) would pick for ['1']"})
     after.reset_counters()
-    with adapted(after.admin_webhook, stage) as session:
+    with adapted(after.admin_webhook, Stage.ITEM) as session:
         for bad in (f"{lead}abc", [lead], True, f"{lead}.9"):
             assert answer(delete_request(after, "admin", bad)(session)) == expected
     assert after.lead_exists(lead)
     assert after.requests == []  # refused without a request
+
+
+@pytest.mark.parametrize("bad", ["{lead}abc", "[lead]", "{lead}.9"])
+def test_at_the_legacy_stage_a_coercible_id_does_what_the_portal_does(
+    twins: Callable[..., tuple[Emulator, Emulator]], bad: str
+) -> None:
+    # DESIGN 6: legacy stages behave as legacy: "1abc" reaches crm.lead.delete unchanged.
+    before, after = twins()
+    leads = [p.add_lead({"TITLE": "x"}) for p in (before, after)]
+    value: object = [leads[0]] if bad == "[lead]" else bad.format(lead=leads[0])
+    with requests.Session() as plain:
+        expected = answer(delete_request(before, "admin", value)(plain))
+    with adapted(after.admin_webhook, Stage.LEGACY) as session:
+        assert answer(delete_request(after, "admin", value)(session)) == expected
+    assert before.lead_exists(leads[0]) is after.lead_exists(leads[1]) is False
 
 
 def test_the_legacy_route_passes_the_portals_own_not_found_through(
@@ -256,3 +270,34 @@ def test_the_example_script_migrates_with_the_adapter_alone() -> None:
     assert done.returncode == 0, done.stderr
     assert "crm.lead.delete answered 200" in done.stdout
     assert "deleted through crm.item.delete" in done.stdout
+
+
+@pytest.mark.parametrize("stage", [Stage.ITEM, Stage.ITEM_VERIFIED])
+def test_a_halting_batch_on_a_portal_without_the_item_api_runs_every_command(
+    twins: Callable[..., tuple[Emulator, Emulator]], stage: Stage
+) -> None:
+    # The routed crm.item.delete fails with ERROR_METHOD_NOT_FOUND and the portal halts; the
+    # legacy batch would have gone on, so the commands after it must run too.
+    before, after = twins(item_api=False)
+    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    payload = {
+        "halt": 1,
+        "cmd": {
+            "one": f"crm.lead.delete?id={ids[0]}",
+            "add": "crm.lead.add?fields[TITLE]=added",
+            "two": f"crm.lead.delete?id={ids[1]}",
+        },
+    }
+    with requests.Session() as plain:
+        expected = answer(plain.post(before.admin_webhook + "batch", json=payload))
+    found: list[Difference] = []
+    with adapted(after.admin_webhook, stage, on_difference=found.append) as session:
+        got = answer(session.post(after.admin_webhook + "batch", json=payload))
+    assert got == expected
+    assert set(json.loads(got[1])["result"]["result"]) == {"one", "add", "two"}
+    assert not after.lead_exists(ids[0])
+    assert not after.lead_exists(ids[1])
+    added = json.loads(got[1])["result"]["result"]["add"]
+    assert after.lead_exists(int(added))
+    assert {d.kind for d in found} == {"fallback"}
