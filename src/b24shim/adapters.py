@@ -130,8 +130,10 @@ def _body_params(request: requests.PreparedRequest) -> dict[str, Any]:
     if content_type == "application/json":
         try:
             decoded = json.loads(text)
-        except ValueError:
-            return {}  # the portal reads invalid JSON as no parameters
+        except (ValueError, RecursionError):
+            # The portal reads invalid JSON as no parameters, and PHP's json_decode gives up
+            # past 512 levels of nesting the same way.
+            return {}
         if not isinstance(decoded, dict):
             return {}
         return {str(key): value for key, value in decoded.items()}
@@ -622,7 +624,7 @@ class _BatchRewrite:
             legacy batch would have run, come back here to be sent. Usually empty.
         """
         envelope = parse_response(response.status_code, response.content)
-        body = _json_object(response.content) if envelope.ok else None
+        body = _json_object(response.content)
         payload = body.get("result") if body is not None else None
         if not isinstance(payload, dict):
             logger.info(
@@ -631,12 +633,15 @@ class _BatchRewrite:
                 response.status_code,
             )
             return []
+        # From here the answer is shaped like a batch answer. If its status or envelope says
+        # the batch failed, every routed command gets that failure (parse_batch), in the
+        # legacy shape; the shim's own reads are taken out either way.
         maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
         keys = [key for d in self.deletes for key in (d.key, *(d.reads or ()))]
         # The maps as dicts (PHP sends 0..n-1 keys as a list), edited in place below.
         replies = parse_batch(attrs.evolve(envelope, result={**payload, **maps}), keys)
         edited = self.changed
-        rest: list[tuple[str, object]] = []
+        halted: str | None = None
         for delete in self.deletes:
             if delete.key not in maps["result"] and delete.key not in maps["result_error"]:
                 continue  # not run (halt): the legacy answer would not have it either
@@ -645,13 +650,16 @@ class _BatchRewrite:
                 continue  # the portal's own crm.lead.delete answer stays as it is
             _put_legacy(maps, delete.key, result)
             edited = True
-            if to_bool(self.halt) and replies[delete.key].code is ErrorCode.METHOD_NOT_FOUND:
-                keys = [key for key, _ in self.original]
-                after = keys.index(delete.key) + 1
-                # Legacy would have gone on after a delete that succeeded, and halted here
-                # after one that failed.
-                rest = self.original[after:] if result.ok else []
-                break
+            missing = replies[delete.key].code is ErrorCode.METHOD_NOT_FOUND
+            if halted is None and missing and to_bool(self.halt) and result.ok:
+                # Legacy would have gone on after this delete (it would have halted after
+                # one that failed).
+                halted = delete.key
+        rest: list[tuple[str, object]] = []
+        if halted is not None:
+            after = [key for key, _ in self.original].index(halted) + 1
+            ran = maps["result"].keys() | maps["result_error"].keys()
+            rest = [(key, value) for key, value in self.original[after:] if key not in ran]
         if edited and body is not None:
             self._write(response, body, payload, maps)
         return rest
@@ -738,7 +746,7 @@ def _read_keys(position: int, taken: set[str]) -> tuple[str, str, str]:
 def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         decoded = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return decoded if isinstance(decoded, dict) else None
 

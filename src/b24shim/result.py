@@ -169,6 +169,12 @@ _EXCEPTION_OF: dict[ErrorCode, type[errors.ApiError]] = {
 
 _GONE = (Outcome.DELETED, Outcome.ALREADY_ABSENT)
 
+
+def _is_error_body(raw: Mapping[str, Any]) -> bool:
+    """Is ``raw`` the portal's error envelope, fit to hand to legacy code as it is?"""
+    return isinstance(raw.get("error"), str) and isinstance(raw.get("error_description"), str)
+
+
 # What crm.lead.delete answers for the conditions whose item answer differs (DESIGN 4).
 LEGACY_ERROR_TEXT: Mapping[ErrorCode, str] = {
     ErrorCode.INVALID_ID: "ID is not defined or invalid.",
@@ -270,8 +276,10 @@ class DeleteResult:
         if error.code in (ErrorCode.TRANSPORT_ERROR, ErrorCode.PROTOCOL_ERROR):
             # No readable portal answer to pass on: say so, as a gateway would.
             return 502, {"error": error.code.value, "error_description": error.description}
-        status = error.http_status or _STATUS_OF.get(error.code, 400)
-        if self.route is Route.LEGACY and "error" in self.raw:
+        status = error.http_status or 0
+        if status < 400:  # an error answered with 200 (or inside a batch): the code's status
+            status = _STATUS_OF.get(error.code, 400)
+        if self.route is Route.LEGACY and _is_error_body(self.raw):
             return status, dict(self.raw)
         if error.code in LEGACY_ERROR_TEXT and (self.route is Route.ITEM or not self.raw):
             return 400, {"error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
