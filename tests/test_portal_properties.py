@@ -19,9 +19,11 @@ Run longer with ``pytest tests/test_portal_properties.py --hypothesis-profile=lo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -33,7 +35,7 @@ from hypothesis import strategies as st
 
 from b24shim import DeleteResult, LeadShim, OAuth, Outcome, Stage
 from b24shim.adapters import ShimAdapter
-from conftest import WEBHOOK, FakeTime
+from conftest import WEBHOOK, WEBHOOK_CODE, FakeTime
 
 STAGES = list(Stage)
 TIME_FIELDS = [
@@ -280,6 +282,34 @@ def _profiled(test: Callable[..., None]) -> Callable[..., None]:
 lead_ids = st.integers(min_value=1, max_value=2**63 - 1)
 
 
+SECRETS = (WEBHOOK_CODE, "acc3ssT0ken", "refr3shT0ken", "s3cret")
+
+
+class _Everything(logging.Handler):
+    """Every record of every logger, formatted as a handler would (traceback included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def everything_logged() -> Iterator[_Everything]:
+    root, handler = logging.getLogger(), _Everything()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 @pytest.mark.parametrize("stage", STAGES)
 @given(data=st.data(), lead_id=lead_ids, oauth=st.booleans())
 @_profiled
@@ -287,8 +317,12 @@ def test_delete_lead_returns_a_true_result_whatever_the_portal_sends(
     stage: Stage, data: st.DataObject, lead_id: int, oauth: bool
 ) -> None:
     answers = Answers(data)
-    result = make_shim(answers, stage, oauth).delete_lead(lead_id)
+    with everything_logged() as logged:
+        result = make_shim(answers, stage, oauth).delete_lead(lead_id)
     assert_true_result(result, lead_id, result.stage)
+    shown = "\n".join([*logged.lines, repr(result), json.dumps(result.to_dict(), default=str)])
+    for secret in SECRETS:
+        assert secret not in shown
 
 
 bulk_inputs = st.lists(
