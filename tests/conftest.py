@@ -16,7 +16,7 @@ from b24shim.limits import SystemClock
 # Hypothesis: "ci" (the default here) runs a few hundred examples per property test, thousands
 # in all; "long" is for a run before a release: --hypothesis-profile=long.
 settings.register_profile("ci", max_examples=300, deadline=None)
-settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.register_profile("long", max_examples=5_000, deadline=None)
 settings.load_profile("ci")
 
 WEBHOOK_CODE = "s3cr3tWebh00kC0de"
