@@ -10,8 +10,16 @@ import pytest
 import responses
 
 from b24shim import LeadShim
-from b24shim.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, main, run_bulk
-from conftest import WEBHOOK
+from b24shim.cli import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT_CLOSED,
+    EXIT_USAGE,
+    main,
+    run_bulk,
+)
+from conftest import WEBHOOK, WEBHOOK_CODE
 
 BATCH_URL = WEBHOOK + "batch.json"
 
@@ -59,14 +67,68 @@ def test_no_progress_line_when_stderr_is_not_a_terminal(portal: responses.Reques
     assert "\r" not in err.getvalue()
 
 
-def test_an_interrupted_run_that_failed_nothing_exits_130(portal: responses.RequestsMock) -> None:
-    portal.post(BATCH_URL, json=answer({"d0": []}, {}))
+def test_an_interrupted_run_sends_nothing_new_and_exits_130(
+    portal: responses.RequestsMock,
+) -> None:
     stop = threading.Event()
     stop.set()
     err = io.StringIO()
     status = run_bulk(LeadShim(WEBHOOK, stage="item"), ["1"], io.StringIO(), err, stop)
     assert status == EXIT_INTERRUPTED
-    assert "stopped by Ctrl-C" in err.getvalue()
+    assert len(portal.calls) == 0
+    assert "0 ids processed (stopped by Ctrl-C)" in err.getvalue()
+
+
+class ClosedAfter(io.StringIO):
+    """A stdout whose reader goes away after ``lines`` lines, as with ``| head``."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.left = lines
+
+    def write(self, text: str) -> int:
+        if self.left == 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.left -= 1
+        return super().write(text)
+
+
+def test_a_closed_stdout_counts_the_whole_batch_it_sent_and_sends_no_other(
+    portal: responses.RequestsMock,
+) -> None:
+    portal.post(BATCH_URL, json=answer({f"d{i}": [] for i in range(50)}, {}))
+    out, err = ClosedAfter(5), io.StringIO()
+    ids = [str(i) for i in range(1, 121)]
+    status = run_bulk(LeadShim(WEBHOOK, stage="item"), ids, out, err, threading.Event())
+    assert status == EXIT_OUTPUT_CLOSED
+    assert len(portal.calls) == 1  # the batch whose results were being printed; no other
+    assert len(out.getvalue().splitlines()) == 5
+    summary = err.getvalue()
+    assert "50 ids processed (stopped: stdout was closed)" in summary
+    assert "deleted         50" in summary  # not 5: all fifty are gone from the portal
+    assert "not printed     45" in summary
+    assert "not sent        1" in summary  # the 51st id, read to find the batch full
+
+
+def test_refused_credentials_stop_the_job_and_exit_2_saying_what_to_fix(
+    portal: responses.RequestsMock,
+) -> None:
+    refusal = {"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"}
+    portal.post(BATCH_URL, status=401, json=refusal)
+    out, err = io.StringIO(), io.StringIO()
+    ids = [str(i) for i in range(1, 1001)]
+    status = run_bulk(LeadShim(WEBHOOK), ids, out, err, threading.Event())
+    assert status == EXIT_USAGE
+    assert len(portal.calls) == 1  # not 20
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 1000
+    assert {r["error"]["code"] for r in lines} == {"INVALID_CREDENTIALS"}
+    text = err.getvalue()
+    assert "failed          1000" in text
+    assert "b24shim: error: the portal refused the credentials" in text
+    assert "B24SHIM_WEBHOOK_URL" in text
+    assert "no further request was sent" in text
+    assert WEBHOOK_CODE not in text + out.getvalue()
 
 
 def test_main_reports_configuration_errors_with_exit_2(

@@ -24,7 +24,7 @@ import requests
 from b24shim._envelope import Reply
 from b24shim._plan import Plan
 from b24shim.bulk import Chunker, batch_for, split_answer
-from b24shim.codes import ErrorCode
+from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.credentials import DEFAULT_TOKEN_URL, Credentials, OAuth, Webhook
 from b24shim.differences import (
     DifferenceCallback,
@@ -230,10 +230,27 @@ class LeadShim:
         Reads ``ids`` lazily, validates each (a bad one is a ``FAILED`` result with
         ``INVALID_ID``, not an exception), and yields exactly one result per input, in input
         order, as soon as its batch is done. Retries and limits apply per id.
+
+        An answer that shows a credentials or configuration error (a code in
+        :data:`b24shim.codes.JOB_STOPPING`: a wrong webhook, an expired token that cannot be
+        refreshed, a missing scope...) stops the job: no further request is sent, and every
+        input after it still gets its one result, ``FAILED`` with that error code, marked as
+        not sent. Stop iterating to stop early: a batch is sent only when its results are
+        asked for.
         """
         chunker = Chunker()
         waiting: collections.deque[DeleteResult | Plan] = collections.deque()
         done: dict[int, DeleteResult] = {}
+        stopped: ErrorInfo | None = None
+
+        def run(chunk: list[Plan]) -> None:
+            nonlocal stopped
+            results = self._run_chunk(chunk)
+            done.update(results)
+            stopped = stopped or _job_stopping_error(results.values())
+            if stopped is not None:
+                for unsent in chunker.drain():
+                    done.update((plan.index, self._not_sent(plan, stopped)) for plan in unsent)
 
         def ready() -> Iterator[DeleteResult]:
             while waiting:
@@ -254,12 +271,16 @@ class LeadShim:
                 yield from ready()
                 continue
             waiting.append(plan)
+            if stopped is not None:
+                done[plan.index] = self._not_sent(plan, stopped)
+                yield from ready()
+                continue
             full = chunker.add(plan)
             if full is not None:
-                done.update(self._run_chunk(full))
+                run(full)
                 yield from ready()
         for full in chunker.drain():
-            done.update(self._run_chunk(full))
+            run(full)
         yield from ready()
 
     # -- planning and concluding ---------------------------------------------------------
@@ -319,6 +340,22 @@ class LeadShim:
             stage=stage,
             route=Route.ITEM if stage.uses_item else Route.LEGACY,
             error=ErrorInfo(ErrorCode.INVALID_ID, "", str(exc), None),
+        )
+
+    def _not_sent(self, plan: Plan, cause: ErrorInfo) -> DeleteResult:
+        """The result for a delete the job did not send, because ``cause`` stopped it."""
+        return DeleteResult(
+            lead_id=plan.lead_id,
+            outcome=Outcome.FAILED,
+            stage=plan.stage,
+            route=plan.route.route,
+            error=ErrorInfo(
+                cause.code,
+                cause.raw_code,
+                f"not sent: an earlier answer in this job showed {cause.code.value} "
+                f"({cause.description or 'no description'}), so the job stopped sending",
+                None,
+            ),
         )
 
     # -- sending and retrying ------------------------------------------------------------
@@ -411,6 +448,14 @@ class LeadShim:
 
 
 _Sender = Callable[[list[Plan]], dict[int, tuple[Reply, VerificationReads | None]]]
+
+
+def _job_stopping_error(results: Iterable[DeleteResult]) -> ErrorInfo | None:
+    """The first error among ``results`` that no later request could get past."""
+    for result in results:
+        if result.error is not None and result.error.code in JOB_STOPPING:
+            return result.error
+    return None
 
 
 def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
