@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import sys
 import threading
+from pathlib import Path
 
 import pytest
+import requests
 import responses
 
 from b24shim import LeadShim
@@ -138,3 +142,81 @@ def test_main_reports_configuration_errors_with_exit_2(
     monkeypatch.delenv("B24SHIM_PORTAL_URL", raising=False)
     assert main(["delete-lead", "5"]) == 2
     assert "no portal configured" in capsys.readouterr().err
+
+
+class DeletingPortal:
+    """Answers every batch of deletes with success; keeps what stderr showed at each request."""
+
+    def __init__(self, mock: responses.RequestsMock, screen: io.StringIO) -> None:
+        self.screen = screen
+        self.seen: list[str] = []
+        mock.add_callback(responses.POST, BATCH_URL, callback=self.batch)
+
+    def batch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        self.seen.append(self.screen.getvalue())
+        keys = json.loads(request.body or b"{}")["cmd"]
+        return 200, {}, json.dumps(answer({key: [] for key in keys}, {}))
+
+
+def last_drawn(screen: str) -> str:
+    """What a terminal shows on its last line: the text after the last carriage return."""
+    return screen.rsplit("\n", maxsplit=1)[-1].rsplit("\r", 1)[-1]
+
+
+def test_the_bar_has_total_rate_and_eta_and_is_current_when_the_next_batch_goes() -> None:
+    err = Terminal()
+    with responses.RequestsMock() as mock:
+        portal = DeletingPortal(mock, err)
+        ids = [str(i) for i in range(1, 121)]
+        status = run_bulk(
+            LeadShim(WEBHOOK, stage="item"), ids, io.StringIO(), err, threading.Event(), total=120
+        )
+    assert status == EXIT_OK
+    assert len(portal.seen) == 3
+    # While the second batch is in flight the bar shows the first one done, not "0".
+    shown = last_drawn(portal.seen[1])
+    assert "50/120" in shown
+    assert " ids/s" in shown
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", shown)  # elapsed<remaining: the ETA
+    assert "0 failed" in shown
+    assert "100/120" in last_drawn(portal.seen[2])
+    assert "120 ids processed" in err.getvalue()
+
+
+def test_on_one_screen_no_json_line_is_glued_to_the_bar() -> None:
+    screen = Terminal()  # stdout and stderr both the terminal
+    with responses.RequestsMock() as mock:
+        DeletingPortal(mock, screen)
+        ids = [str(i) for i in range(1, 121)]
+        run_bulk(LeadShim(WEBHOOK, stage="item"), ids, screen, screen, threading.Event())
+    rows = [line for line in screen.getvalue().split("\n") if '{"' in line]
+    assert len(rows) == 120
+    for row in rows:
+        visible = row.rsplit("\r", 1)[-1]
+        assert visible.startswith("{")
+        json.loads(visible)
+
+
+def test_no_bar_at_all_when_stderr_is_not_a_terminal() -> None:
+    err = io.StringIO()
+    with responses.RequestsMock() as mock:
+        DeletingPortal(mock, err)
+        run_bulk(LeadShim(WEBHOOK, stage="item"), ["1", "2"], io.StringIO(), err, threading.Event())
+    assert "\r" not in err.getvalue()
+    assert "ids/s" not in err.getvalue()
+
+
+def test_a_file_of_ids_gives_the_bar_its_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# to delete\n1\n\n2\n3\n")
+    err = Terminal()
+    monkeypatch.setenv("B24SHIM_WEBHOOK_URL", WEBHOOK)
+    monkeypatch.setenv("B24SHIM_LEAD_DELETE_STAGE", "item")
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    with responses.RequestsMock() as mock:
+        portal = DeletingPortal(mock, err)
+        assert main(["delete-leads", str(ids)]) == EXIT_OK
+    assert "0/3" in last_drawn(portal.seen[0])

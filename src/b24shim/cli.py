@@ -14,12 +14,14 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 from typing import IO, Any
+
+import tqdm
 
 from b24shim import report as report_cli
 from b24shim.codes import JOB_STOPPING, ErrorCode
@@ -112,28 +114,57 @@ class Summary:
 
 
 class _Progress:
-    """A one-line progress display on stderr, only when stderr is a terminal."""
+    """tqdm's bar on stderr, only when stderr is a terminal: count, total, rate and ETA.
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.started = time.monotonic()
-        self.shown = 0.0
+    It never mixes with the JSON lines: when stdout is a terminal too (the same screen), the
+    bar is cleared before each line is written. Results come in bursts, one batch at a time,
+    and tqdm redraws at most every ``mininterval``, so the bar is also redrawn when a burst
+    ends (``delete_leads`` asks for the next id): it never shows the batch before last.
+    """
 
-    def update(self, summary: Summary) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.shown < 0.1:
-            return
-        self.shown = now
-        rate = summary.total / max(now - self.started, 1e-9)
+    def __init__(self, err: IO[str], out: IO[str], total: int | None) -> None:
+        enabled = err.isatty()
+        self.bar = tqdm.tqdm(
+            total=total,
+            unit=" ids",
+            file=err,
+            disable=not enabled,
+            leave=False,
+            dynamic_ncols=True,
+            mininterval=0.1,
+        )
+        self.shares_screen = enabled and out.isatty()
+        self.behind = False
+
+    def add(self, summary: Summary) -> None:
         failed = summary.outcomes[Outcome.FAILED.value] + summary.outcomes[Outcome.UNKNOWN.value]
-        self.stream.write(f"\r{summary.total} done, {failed} failed, {rate:.1f}/s ")
-        self.stream.flush()
+        self.bar.set_postfix_str(f"{failed} failed", refresh=False)
+        self.bar.update(1)
+        self.behind = True
+
+    def before_output(self) -> None:
+        if self.shares_screen:
+            self.bar.clear()
+
+    def catch_up(self) -> None:
+        """Draw what the last burst of results left undrawn."""
+        if self.behind:
+            self.behind = False
+            self.bar.refresh()
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        self.bar.close()
+
+
+def _count_ids(path: str) -> int | None:
+    """How many ids a regular file holds (the bar's total); None for pipes and devices."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as lines:
+            return sum(1 for line in lines if line.strip() and not line.lstrip().startswith(b"#"))
+    except OSError:
+        return None
 
 
 def _read_ids(stream: IO[str]) -> Iterator[str]:
@@ -158,9 +189,15 @@ class _Feed:
     as ``read - results``.
     """
 
-    def __init__(self, ids: Iterable[object], stop: threading.Event) -> None:
+    def __init__(
+        self,
+        ids: Iterable[object],
+        stop: threading.Event,
+        on_pull: Callable[[], object] | None = None,
+    ) -> None:
         self._ids = ids
         self.stop = stop
+        self.on_pull = on_pull
         self.output_closed = False
         self.read = 0
         self.waiting = False
@@ -178,6 +215,8 @@ class _Feed:
     def __iter__(self) -> Iterator[object]:
         ids = iter(self._ids)
         while not self.stopping:
+            if self.on_pull is not None:
+                self.on_pull()
             self.waiting = True
             try:
                 value = next(ids)
@@ -239,9 +278,17 @@ def _say_what_to_fix(error: ErrorInfo, err: IO[str]) -> None:
 
 
 def run_bulk(
-    shim: LeadShim, ids: Iterable[object], out: IO[str], err: IO[str], stop: threading.Event
+    shim: LeadShim,
+    ids: Iterable[object],
+    out: IO[str],
+    err: IO[str],
+    stop: threading.Event,
+    *,
+    total: int | None = None,
 ) -> int:
     """Delete ``ids``, one JSON line per result on ``out``, the summary on ``err``.
+
+    A progress bar (of ``total`` ids, when known) is drawn on ``err`` when it is a terminal.
 
     Stops sending (the batch in flight still completes and is counted) when ``stop`` is set,
     when ``out`` is closed (``| head``), or at the first answer that shows a credentials or
@@ -249,18 +296,21 @@ def run_bulk(
     """
     feed = ids if isinstance(ids, _Feed) else _Feed(ids, stop)
     summary = Summary()
-    progress = _Progress(err)
+    progress = _Progress(err, out, total)
+    feed.on_pull = progress.catch_up
     stopping: ErrorInfo | None = None
     unprinted = 0
     try:
         with contextlib.suppress(_Stopped):
             for result in shim.delete_leads(feed):
                 summary.add(result)
+                progress.add(summary)
                 stopping = stopping or _job_stopping(result)
                 if feed.output_closed:
                     unprinted += 1
                     continue
                 try:
+                    progress.before_output()
                     _print_json(result.to_dict(), out)
                     out.flush()  # JSON lines stream out as results come, not when a buffer fills
                 except BrokenPipeError:
@@ -268,7 +318,6 @@ def run_bulk(
                     feed.output_closed = True
                     unprinted += 1
                     _discard(out)
-                progress.update(summary)
     finally:
         progress.close()
         with contextlib.suppress(BrokenPipeError):
@@ -307,10 +356,11 @@ def _cmd_delete_leads(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"b24shim: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
                 return EXIT_USAGE
+        total = _count_ids(args.file) if args.file != "-" and sys.stderr.isatty() else None
         stop = threading.Event()
         feed = _Feed(_read_ids(source), stop)
         with _stop_on_interrupt(feed):
-            return run_bulk(shim, feed, sys.stdout, sys.stderr, stop)
+            return run_bulk(shim, feed, sys.stdout, sys.stderr, stop, total=total)
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
