@@ -17,9 +17,10 @@ import signal
 import stat
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import tqdm
 
@@ -27,7 +28,7 @@ from b24shim import report as report_cli
 from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.demo import run_demo
 from b24shim.emulator import _cli as emulator_cli
-from b24shim.errors import ConfigError, InvalidLeadId
+from b24shim.errors import B24ShimWarning, ConfigError, InvalidLeadId
 from b24shim.flags import Stage
 from b24shim.result import DeleteResult, ErrorInfo, Outcome
 from b24shim.shim import LeadShim
@@ -443,12 +444,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _warnings_as_notes(err: IO[str]) -> Iterator[None]:
+    """b24shim's warnings become one ``b24shim: note: ...`` line each, never a warning dump.
+
+    They are shown whatever ``-W`` or ``PYTHONWARNINGS`` say (a note is not an error); other
+    packages' warnings are left to Python's own handling.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", B24ShimWarning)
+        python_way = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, B24ShimWarning):
+                text = " ".join(str(message).split())
+                err.write(f"b24shim: note: {text}\n")
+            else:
+                python_way(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status: int = args.handler(args)
+        with _warnings_as_notes(sys.stderr):
+            status: int = args.handler(args)
     except (ConfigError, InvalidLeadId) as exc:
         print(f"b24shim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

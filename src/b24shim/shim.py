@@ -287,9 +287,10 @@ class LeadShim:
 
     def _plan(self, lead_id: int, index: int = 0) -> Plan:
         """The stage of ``lead_id`` and the route that will delete it."""
-        stage = self.policy.stage_for(lead_id)
+        choice = self.policy.choose(lead_id)
+        stage = choice.stage
         if not stage.uses_item:
-            return Plan(index, lead_id, stage, LEGACY)
+            return Plan(index, lead_id, stage, LEGACY, held_back=choice.held_back)
         if self._item_known_missing():
             return Plan(index, lead_id, stage, LEGACY, fell_back=True)
         return Plan(index, lead_id, stage, ITEM)
@@ -325,7 +326,7 @@ class LeadShim:
             differences=tuple(found),
         )
         self._reporter.report(found)
-        if result.route is Route.LEGACY:
+        if plan.legacy_by_choice:
             _warn_legacy_once()
         return result
 

@@ -59,6 +59,31 @@ def test_delete_lead_prints_the_result_and_exits_by_outcome(b24_emulator: Emulat
     assert json.loads(again.stdout)["error"]["code"] == "NOT_FOUND"
 
 
+@pytest.mark.parametrize("warnings_setting", ["", "error", "ignore::DeprecationWarning"])
+def test_the_legacy_route_is_one_note_line_never_a_warning_dump(
+    b24_emulator: Emulator, warnings_setting: str
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(3)]
+    env = environment(b24_emulator.admin_webhook, PYTHONWARNINGS=warnings_setting)
+    done = run(["delete-leads"], env, stdin="".join(f"{lead}\n" for lead in leads))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "crm.lead.delete" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("b24shim: note: crm.lead.delete is deprecated")
+    assert "Warning" not in done.stderr
+    assert "sys.exit" not in done.stderr
+
+
+def test_no_note_for_leads_kept_on_legacy_by_item_percent(b24_emulator: Emulator) -> None:
+    env = environment(
+        b24_emulator.admin_webhook, B24SHIM_LEAD_DELETE_STAGE="item", B24SHIM_ITEM_PERCENT="0"
+    )
+    done = run(["delete-lead", str(b24_emulator.add_lead())], env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["method"] == "crm.lead.delete"
+    assert done.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("args", "extra", "message"),
     [
