@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import re
@@ -220,3 +221,23 @@ def test_a_file_of_ids_gives_the_bar_its_total(
         portal = DeletingPortal(mock, err)
         assert main(["delete-leads", str(ids)]) == EXIT_OK
     assert "0/3" in last_drawn(portal.seen[0])
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"b24shim {importlib.metadata.version('b24shim')}\n"
+
+
+def test_a_bad_rate_limit_flag_is_named_as_typed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("B24SHIM_WEBHOOK_URL", WEBHOOK)
+    with pytest.raises(SystemExit) as info:
+        main(["delete-leads", "--rate-limit", "fast"])
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "argument --rate-limit: --rate-limit must be standard, enterprise, off" in err
+    assert "got 'fast'" in err
+    assert "B24SHIM_RATE_LIMIT" not in err

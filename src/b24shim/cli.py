@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import importlib.metadata
 import json
 import os
 import signal
@@ -24,12 +25,14 @@ from typing import IO, Any, TextIO
 
 import tqdm
 
+import b24shim
 from b24shim import report as report_cli
 from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.demo import run_demo
 from b24shim.emulator import _cli as emulator_cli
 from b24shim.errors import B24ShimWarning, ConfigError, InvalidLeadId
 from b24shim.flags import Stage
+from b24shim.limits import RateLimit
 from b24shim.result import DeleteResult, ErrorInfo, Outcome
 from b24shim.shim import LeadShim
 
@@ -372,12 +375,29 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
     return run_demo(sys.stdout)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("b24shim")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return f"{b24shim.__version__} (not installed)"
+
+
+def _rate_limit(text: str) -> str:
+    """Check ``--rate-limit`` as typed, so that its error names the flag, not the variable."""
+    try:
+        RateLimit.parse(text, setting="--rate-limit")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per job."""
     parser = argparse.ArgumentParser(
         prog="b24shim",
         description="Move Bitrix24 integrations from crm.lead.delete to crm.item.delete.",
     )
+    parser.add_argument("--version", action="version", version=f"b24shim {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stages = [s.value for s in Stage]
 
@@ -419,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument(
         "--rate-limit",
         metavar="LIMIT",
+        type=_rate_limit,
         help="standard, enterprise, off or RATE/BURST (overrides B24SHIM_RATE_LIMIT)",
     )
     many.set_defaults(handler=_cmd_delete_leads)

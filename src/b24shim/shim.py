@@ -23,6 +23,7 @@ import requests
 
 from b24shim._envelope import Reply
 from b24shim._plan import Plan
+from b24shim._variables import unknown_variables
 from b24shim.bulk import Chunker, batch_for, split_answer
 from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.credentials import DEFAULT_TOKEN_URL, Credentials, OAuth, Webhook
@@ -34,7 +35,7 @@ from b24shim.differences import (
     shape_differences,
     verification_differences,
 )
-from b24shim.errors import ConfigError, InvalidLeadId, LegacyRouteWarning
+from b24shim.errors import B24ShimWarning, ConfigError, InvalidLeadId, LegacyRouteWarning
 from b24shim.flags import Stage, StagePolicy, StageSource, env_percent, env_switch, parse_stage
 from b24shim.ids import parse_lead_id
 from b24shim.limits import Clock, RateLimit
@@ -179,6 +180,9 @@ class LeadShim:
             ConfigError: at once, for any missing or bad value; never echoing a secret.
         """
         env = dict(os.environ if environ is None else environ)
+        for message in unknown_variables(env):
+            # A warning, not a log line: the caller's configuration is wrong and can be fixed.
+            warnings.warn(message, B24ShimWarning, stacklevel=2)
         return cls(_credentials_from_env(env), **_settings_from_env(env))
 
     @property
@@ -491,10 +495,21 @@ def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
             token_url=env.get("B24SHIM_TOKEN_URL", "").strip() or DEFAULT_TOKEN_URL,
         )
     except ConfigError as exc:
-        name = {"portal url": "B24SHIM_PORTAL_URL", "token url": "B24SHIM_TOKEN_URL"}.get(
-            exc.setting, "B24SHIM_ACCESS_TOKEN"
-        )
-        raise ConfigError(name, exc.message.replace(exc.setting, name)) from None
+        name = _OAUTH_VARIABLES.get(exc.setting, "B24SHIM_ACCESS_TOKEN")
+        message = exc.message.replace(exc.setting, name)
+        for setting, variable in _OAUTH_VARIABLES.items():
+            message = message.replace(setting, variable)
+        raise ConfigError(name, message) from None
+
+
+# OAuth's setting names, as they are called in the environment.
+_OAUTH_VARIABLES = {
+    "portal url": "B24SHIM_PORTAL_URL",
+    "token url": "B24SHIM_TOKEN_URL",
+    "refresh_token": "B24SHIM_REFRESH_TOKEN",
+    "client_id": "B24SHIM_CLIENT_ID",
+    "client_secret": "B24SHIM_CLIENT_SECRET",
+}
 
 
 class _Settings(TypedDict, total=False):
@@ -525,7 +540,8 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
         if not 0 < seconds < 3600:
             raise ConfigError(
                 "B24SHIM_TIMEOUT",
-                f"B24SHIM_TIMEOUT must be a number of seconds above 0, got {timeout[:20]!r}",
+                "B24SHIM_TIMEOUT must be a number of seconds greater than 0 and less than 3600, "
+                f"got {timeout[:20]!r}",
             )
         settings["timeout"] = seconds
     if "B24SHIM_RATE_LIMIT" in env:

@@ -74,6 +74,17 @@ def test_the_legacy_route_is_one_note_line_never_a_warning_dump(
     assert "sys.exit" not in done.stderr
 
 
+def test_an_unknown_variable_is_a_note_naming_the_real_one(b24_emulator: Emulator) -> None:
+    env = environment(b24_emulator.admin_webhook, B24SHIM_STAGE="item")
+    done = run(["delete-lead", str(b24_emulator.add_lead())], env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "b24shim: note: B24SHIM_STAGE is not a b24shim setting and is ignored; "
+        "did you mean B24SHIM_LEAD_DELETE_STAGE?"
+    )
+    assert json.loads(done.stdout)["stage"] == "legacy"
+
+
 def test_no_note_for_leads_kept_on_legacy_by_item_percent(b24_emulator: Emulator) -> None:
     env = environment(
         b24_emulator.admin_webhook, B24SHIM_LEAD_DELETE_STAGE="item", B24SHIM_ITEM_PERCENT="0"
