@@ -103,7 +103,8 @@ class Summary:
 
     def lines(self, *, stopped: str = "") -> list[str]:
         """The human-readable summary; ``stopped`` says why the job stopped early."""
-        head = f"{self.total} ids processed" + (f" ({stopped})" if stopped else "")
+        ids = "id" if self.total == 1 else "ids"
+        head = f"{self.total} {ids} processed" + (f" ({stopped})" if stopped else "")
         out = [
             head,
             f"  deleted         {self.outcomes[Outcome.DELETED.value]}",
