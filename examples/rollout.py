@@ -2,7 +2,7 @@
 
 Run it against the emulator to see which route each lead would take:
 
-    python examples/rollout.py staging
+    python examples/rollout.py staging      # development, staging or production (default)
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ def build_shim(environment: str, webhook: str) -> LeadShim:
 
 def main(argv: list[str]) -> int:
     environment = argv[1] if len(argv) > 1 else "production"
+    if len(argv) > 2 or environment not in ROLLOUT:
+        print(f"usage: rollout.py [{'|'.join(ROLLOUT)}]", file=sys.stderr)
+        print(f"rollout.py: error: no environment named {environment!r}", file=sys.stderr)
+        return 2
     with Emulator(rate=0) as portal:
         shim = build_shim(environment, portal.admin_webhook)
         for _ in range(10):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 import responses
 
@@ -217,3 +218,70 @@ def test_ids_reach_the_portal_in_query_form() -> None:
         list(LeadShim(WEBHOOK).delete_leads(["7"]))
     assert portal.batches == [{"d0": "crm.lead.delete?id=7"}]
     assert parse_qs(urlsplit("x?" + portal.batches[0]["d0"].split("?")[1]).query) == {"id": ["7"]}
+
+
+REFUSALS = {
+    ErrorCode.INVALID_CREDENTIALS: (401, "INVALID_CREDENTIALS", "Invalid request credentials"),
+    ErrorCode.EXPIRED_TOKEN: (401, "expired_token", "The access token provided has expired"),
+    ErrorCode.INSUFFICIENT_SCOPE: (401, "insufficient_scope", "The request requires higher"),
+    ErrorCode.HTTPS_REQUIRED: (401, "INVALID_REQUEST", "Https required."),
+    ErrorCode.PLAN_RESTRICTED: (
+        401,
+        "ACCESS_DENIED",
+        "REST is available only on commercial plans.",
+    ),
+    ErrorCode.PORTAL_DELETED: (403, "PORTAL_DELETED", "Portal was deleted"),
+    ErrorCode.OVERLOAD_LIMIT: (401, "OVERLOAD_LIMIT", "REST API is blocked due to overload."),
+}
+
+
+@pytest.mark.parametrize("code", list(REFUSALS))
+def test_a_refused_credential_stops_the_job_and_every_input_still_gets_its_result(
+    code: ErrorCode,
+) -> None:
+    status, raw, text = REFUSALS[code]
+    inputs: list[object] = [*range(1, 121), "12abc", 121]
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(1, 122)))
+        portal.refuse_next = [(status, {}, json.dumps({"error": raw, "error_description": text}))]
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads(inputs))
+    assert len(portal.batches) == 1  # not 3: the first answer showed every call would fail
+    assert portal.existing == set(range(1, 122))
+    assert [r.lead_id for r in results] == [*range(1, 121), 0, 121]
+    assert all(r.outcome is Outcome.FAILED for r in results)
+    codes = [r.error.code for r in results if r.error is not None]
+    assert codes == [code] * 120 + [ErrorCode.INVALID_ID, code]
+    sent, unsent = results[0], results[50]
+    assert sent.error is not None
+    assert unsent.error is not None
+    assert (sent.error.http_status, sent.error.raw_code) == (status, raw)
+    assert unsent.error.raw_code == raw
+    assert unsent.error.http_status is None
+    assert unsent.error.description.startswith(
+        f"not sent: an earlier answer in this job showed {code}"
+    )
+    assert unsent.raw == {}
+
+
+def test_a_missing_scope_inside_batch_stops_the_job_too() -> None:
+    # Inside batch the portal re-checks the scope per command, with an empty description.
+    scope = {"error": "insufficient_scope", "error_description": ""}
+    answer = {"result": {"result": [], "result_error": {f"d{i}": scope for i in range(50)}}}
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(1, 101)))
+        portal.refuse_next = [(200, {}, json.dumps(answer))]
+        results = list(LeadShim(WEBHOOK, stage="legacy").delete_leads(range(1, 101)))
+    assert len(portal.batches) == 1
+    assert {r.error.code for r in results if r.error} == {ErrorCode.INSUFFICIENT_SCOPE}
+    assert len(results) == 100
+
+
+def test_errors_about_one_lead_never_stop_the_job() -> None:
+    denied = {"error": "ACCESS_DENIED", "error_description": "Access denied"}
+    answer = {"result": {"result": [], "result_error": {f"d{i}": denied for i in range(50)}}}
+    with responses.RequestsMock() as mock:
+        portal = BatchPortal(mock, set(range(51, 101)))
+        portal.refuse_next = [(200, {}, json.dumps(answer))]
+        results = list(LeadShim(WEBHOOK, stage="item").delete_leads(range(1, 101)))
+    assert len(portal.batches) == 2
+    assert [r.outcome for r in results] == [Outcome.FAILED] * 50 + [Outcome.DELETED] * 50

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ import responses
 
 import b24shim
 from b24shim import ConfigError, LeadShim, OAuth, Stage, Webhook
+from b24shim._variables import KNOWN
 from conftest import WEBHOOK, WEBHOOK_CODE
 
 
@@ -108,6 +112,36 @@ def test_from_env_with_oauth() -> None:
             "1/true/yes/on",
         ),
         ({"B24SHIM_WEBHOOK_URL": WEBHOOK, "B24SHIM_TIMEOUT": "soon"}, "B24SHIM_TIMEOUT", "seconds"),
+        (
+            {"B24SHIM_WEBHOOK_URL": WEBHOOK, "B24SHIM_TIMEOUT": "7200"},
+            "B24SHIM_TIMEOUT",
+            "greater than 0 and less than 3600, got '7200'",
+        ),
+        (
+            {"B24SHIM_WEBHOOK_URL": f"https://portal.example.com/rest/7/{WEBHOOK_CODE} x/"},
+            "B24SHIM_WEBHOOK_URL",
+            "the code in B24SHIM_WEBHOOK_URL must be letters and digits",
+        ),
+        (
+            {
+                "B24SHIM_PORTAL_URL": "https://p.example.com",
+                "B24SHIM_ACCESS_TOKEN": "t0k3n-xyz",
+                "B24SHIM_REFRESH_TOKEN": "t0k3n-xyz-refresh",
+            },
+            "B24SHIM_REFRESH_TOKEN",
+            "B24SHIM_REFRESH_TOKEN is of no use without B24SHIM_CLIENT_ID and "
+            "B24SHIM_CLIENT_SECRET",
+        ),
+        (
+            {
+                "B24SHIM_PORTAL_URL": "https://p.example.com",
+                "B24SHIM_ACCESS_TOKEN": "t0k3n-xyz",
+                "B24SHIM_REFRESH_TOKEN": "t0k3n-xyz-refresh",
+                "B24SHIM_CLIENT_ID": "app.1",
+            },
+            "B24SHIM_REFRESH_TOKEN",
+            "missing: B24SHIM_CLIENT_SECRET",
+        ),
     ],
 )
 def test_bad_environments_fail_at_start_up(env: dict[str, str], setting: str, message: str) -> None:
@@ -183,3 +217,79 @@ def test_module_level_delete_lead_without_configuration_is_a_config_error(
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="no portal configured"):
         b24shim.delete_lead(5)
+
+
+@pytest.mark.parametrize("code", ["s3cr3t code", "s3cr3t\tcode", "s3cr3t%20code", "s3cr3t'"])
+def test_a_webhook_code_with_a_space_or_other_junk_is_refused_without_showing_it(
+    code: str,
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Webhook(f"https://portal.example.com/rest/7/{code}/")
+    assert "letters and digits" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_a_refresh_token_without_the_client_is_refused_at_start_up() -> None:
+    with pytest.raises(ConfigError) as info:
+        OAuth("https://portal.example.com", "acc-1", "ref-1")
+    assert info.value.setting == "refresh_token"
+    assert "missing: client_id, client_secret" in str(info.value)
+    assert "ref-1" not in str(info.value)
+    # Without a refresh token the token is simply used until it expires.
+    assert not OAuth("https://portal.example.com", "acc-1").can_refresh
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("B24SHIM_STAGE", "B24SHIM_LEAD_DELETE_STAGE"),
+        ("B24SHIM_LEAD_STAGE", "B24SHIM_LEAD_DELETE_STAGE"),
+        ("B24SHIM_KILLSWITCH", "B24SHIM_KILL_SWITCH"),
+        ("B24SHIM_ITEM_PERCENTAGE", "B24SHIM_ITEM_PERCENT"),
+        ("B24SHIM_WEBHOOK", "B24SHIM_WEBHOOK_URL"),
+        ("b24shim_webhook_url", "B24SHIM_WEBHOOK_URL"),
+        ("B24SHIM_DIFF_LOG", "B24SHIM_DIFFERENCE_LOG"),
+        ("B24SHIM_RATELIMIT", "B24SHIM_RATE_LIMIT"),
+    ],
+)
+def test_an_unknown_variable_warns_naming_the_closest_real_one(name: str, meant: str) -> None:
+    env = {"B24SHIM_WEBHOOK_URL": WEBHOOK, name: "item"}
+    with pytest.warns(b24shim.B24ShimWarning) as record:
+        shim = LeadShim.from_env(env)
+    assert shim.stage is Stage.LEGACY  # ignored, as the warning says
+    (warning,) = record
+    assert str(warning.message) == (
+        f"{name} is not a b24shim setting and is ignored; did you mean {meant}?"
+    )
+    assert warning.filename == __file__  # points at the caller of from_env
+
+
+def test_an_unknown_variable_with_no_close_name_lists_the_real_ones() -> None:
+    with pytest.warns(b24shim.B24ShimWarning, match="B24SHIM_XYZ is not a b24shim setting") as r:
+        LeadShim.from_env({"B24SHIM_WEBHOOK_URL": WEBHOOK, "B24SHIM_XYZ": "1"})
+    assert "B24SHIM_LEAD_DELETE_STAGE, " in str(r[0].message)
+
+
+def test_every_real_variable_is_known_including_those_other_modules_add() -> None:
+    env = dict.fromkeys(KNOWN, "")
+    env["B24SHIM_WEBHOOK_URL"] = WEBHOOK
+    env["OTHER_APP_STAGE"] = "x"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LeadShim.from_env(env)
+    assert {
+        "B24SHIM_VERIFY_PERCENT",
+        "B24SHIM_LEGACY_NOT_FOUND",
+        "B24SHIM_REDIS_URL",
+    } <= KNOWN
+
+
+def test_every_variable_named_in_the_source_is_in_the_one_list() -> None:
+    source = Path(b24shim.__file__).parent
+    named = {
+        match
+        for path in source.rglob("*.py")
+        for match in re.findall(r"B24SHIM_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
+    }
+    assert named
+    assert named <= KNOWN

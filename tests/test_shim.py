@@ -619,6 +619,41 @@ def test_the_item_route_does_not_warn(portal: responses.RequestsMock) -> None:
         LeadShim(WEBHOOK, stage="item").delete_lead(5)
 
 
+def test_leads_kept_on_legacy_by_item_percent_do_not_warn(
+    portal: responses.RequestsMock,
+) -> None:
+    # At stage item with item_percent=0 every lead stays on legacy: the rollout is under way,
+    # so telling the user to move through the stages would be noise.
+    expect_legacy(portal, 5, "deleted")
+    shim = LeadShim(WEBHOOK, stage="item", item_percent=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = shim.delete_lead(5)
+    assert (result.route, result.stage) == (Route.LEGACY, Stage.LEGACY)
+
+
+def test_a_fallback_from_a_portal_without_the_item_api_does_not_warn(
+    portal: responses.RequestsMock,
+) -> None:
+    portal.post(
+        ITEM_URL,
+        status=404,
+        json={"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},
+    )
+    expect_legacy(portal, 5, "deleted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = LeadShim(WEBHOOK, stage="item").delete_lead(5)
+    assert result.route is Route.LEGACY
+    assert [d.kind for d in result.differences] == ["fallback"]
+
+
+def test_the_kill_switch_warns_as_the_legacy_stage_does(portal: responses.RequestsMock) -> None:
+    expect_legacy(portal, 5, "deleted")
+    with pytest.warns(LegacyRouteWarning, match="crm.item.delete"):
+        LeadShim(WEBHOOK, stage="item", kill_switch=True).delete_lead(5)
+
+
 def test_results_and_errors_pickle(portal: responses.RequestsMock) -> None:
     expect_item(portal, 5, "not_found")
     result = LeadShim(WEBHOOK, stage="item").delete_lead(5)

@@ -22,6 +22,7 @@ class Plan:
         route: the route that performs the delete.
         fell_back: the stage wanted the item route, but the portal lacks ``crm.item.*``.
         item_reply: the ``ERROR_METHOD_NOT_FOUND`` answer that showed it, when seen now.
+        held_back: an item stage was configured and ``item_percent`` kept the lead on legacy.
     """
 
     index: int
@@ -30,11 +31,21 @@ class Plan:
     route: LeadRoute
     fell_back: bool = False
     item_reply: Reply | None = None
+    held_back: bool = False
 
     @property
     def verified(self) -> bool:
         """Whether reads of both families belong around this delete."""
         return self.stage.verified and not self.fell_back
+
+    @property
+    def legacy_by_choice(self) -> bool:
+        """The legacy route because a legacy stage or the kill switch was chosen.
+
+        Not for leads that ``item_percent`` keeps on legacy at an item stage, nor for a
+        fallback from a portal without ``crm.item.*``: their users are already moving.
+        """
+        return not self.stage.uses_item and not self.held_back
 
     @property
     def key(self) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
-__all__ = ["ErrorCode", "classify"]
+__all__ = ["JOB_STOPPING", "ErrorCode", "classify"]
 
 
 class ErrorCode(str, enum.Enum):
@@ -39,6 +41,33 @@ class ErrorCode(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+#: Errors about the credentials, their scope, the plan or the portal, never about one lead:
+#: every later call would get the same answer, and no retry or other lead gets past it. A bulk
+#: job stops at the first answer that shows one (``LeadShim.delete_leads``; the command line
+#: exits 2). Each maps to what to fix. Left out on purpose: ``ACCESS_DENIED`` (permissions can
+#: differ per lead), ``METHOD_NOT_FOUND`` (the item route falls back), the limits that clear by
+#: waiting (``QUERY_LIMIT_EXCEEDED``, ``OPERATION_TIME_LIMIT``), and server, protocol and
+#: transport failures (they may be passing).
+JOB_STOPPING: Mapping[ErrorCode, str] = MappingProxyType(
+    {
+        ErrorCode.INVALID_CREDENTIALS: "the portal refused the credentials: check the webhook "
+        "URL (its user id and code) or the OAuth access token; the webhook may have been "
+        "deleted or the application removed from the portal",
+        ErrorCode.EXPIRED_TOKEN: "the OAuth access token expired and could not be refreshed: "
+        "give the refresh token, client id and client secret, or authorize the application "
+        "again",
+        ErrorCode.INSUFFICIENT_SCOPE: "the webhook or application lacks the permission (scope) "
+        "crm: add it in the portal's settings of the webhook or application",
+        ErrorCode.HTTPS_REQUIRED: "the portal accepts REST calls only over https://: use an "
+        "https:// address",
+        ErrorCode.PLAN_RESTRICTED: "the portal's plan does not include REST calls (or its "
+        "paid period ended): the portal needs a commercial plan",
+        ErrorCode.PORTAL_DELETED: "the portal was deleted: check the portal address",
+        ErrorCode.OVERLOAD_LIMIT: "the portal has put REST calls on hold for overload: wait "
+        "before trying again, and send less (a lower rate limit)",
+    }
+)
 
 # Portal codes compared upper-cased: the portal mixes `expired_token` and `ACCESS_DENIED`.
 _BY_CODE: dict[str, ErrorCode] = {

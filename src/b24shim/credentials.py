@@ -20,6 +20,8 @@ __all__ = ["DEFAULT_TOKEN_URL", "Credentials", "OAuth", "Webhook", "is_loopback"
 DEFAULT_TOKEN_URL = "https://oauth.bitrix.info/oauth/token/"
 
 _WEBHOOK_PATH = re.compile(r"^/rest/(?P<user>[0-9]+)/(?P<code>[^/]+)/?$")
+# URL-safe characters (RFC 3986 "unreserved"); the portal issues letters and digits.
+_WEBHOOK_CODE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 def is_loopback(host: str) -> bool:
@@ -70,6 +72,15 @@ class Webhook:
         match = _WEBHOOK_PATH.match(path)
         if not match:
             raise ConfigError(setting, f"{setting} must look like {expected}")
+        # urlsplit silently drops tabs and newlines, so look at the URL as given too.
+        if not _WEBHOOK_CODE.fullmatch(match["code"]) or any(c.isspace() for c in url.strip()):
+            # Never shown: the code is the secret. A space, a quote or %20 in it is a
+            # copy-and-paste accident that the portal would only answer with a 401.
+            raise ConfigError(
+                setting,
+                f"the code in {setting} must be letters and digits (as the portal issues it); "
+                "it has other characters, such as a space: copy the webhook URL again",
+            )
         self.portal = origin
         self.user_id = int(match["user"])
         self._code = match["code"]
@@ -122,6 +133,16 @@ class OAuth:
             raise ConfigError("portal url", "portal url must look like https://<portal>")
         if not isinstance(access_token, str) or not access_token:
             raise ConfigError("access token", "access token must be a non-empty string")
+        if refresh_token:
+            missing = [
+                n for n, v in (("client_id", client_id), ("client_secret", client_secret)) if not v
+            ]
+            if missing:
+                raise ConfigError(
+                    "refresh_token",
+                    "refresh_token is of no use without client_id and client_secret (the "
+                    f"OAuth server asks for all three to refresh); missing: {', '.join(missing)}",
+                )
         self.portal = origin
         self.access_token = access_token
         self.refresh_token = refresh_token

@@ -46,6 +46,7 @@ __all__ = [
     "FlagProvider",
     "OpenFeatureStage",
     "Stage",
+    "StageChoice",
     "StagePolicy",
     "bucket_of",
     "parse_stage",
@@ -106,6 +107,20 @@ def bucket_of(lead_id: int) -> int:
 
 
 @attrs.frozen
+class StageChoice:
+    """The stage of one delete.
+
+    Attributes:
+        stage: the stage that applies.
+        held_back: an item stage was configured, and ``item_percent`` kept this lead on the
+            matching legacy stage (the rollout is under way: nothing to warn about).
+    """
+
+    stage: Stage
+    held_back: bool = False
+
+
+@attrs.frozen
 class StagePolicy:
     """Decides the stage of each delete.
 
@@ -125,12 +140,16 @@ class StagePolicy:
 
     def stage_for(self, lead_id: int) -> Stage:
         """The stage that applies to ``lead_id``."""
+        return self.choose(lead_id).stage
+
+    def choose(self, lead_id: int) -> StageChoice:
+        """The stage that applies to ``lead_id``, and whether ``item_percent`` decided it."""
         if self.kill_switch:
-            return Stage.LEGACY
+            return StageChoice(Stage.LEGACY)
         wanted = self._configured(lead_id)
         if wanted in _LEGACY_OF and bucket_of(lead_id) >= self.item_percent:
-            return _LEGACY_OF[wanted]
-        return wanted
+            return StageChoice(_LEGACY_OF[wanted], held_back=True)
+        return StageChoice(wanted)
 
     def _configured(self, lead_id: int) -> Stage:
         source = self.stage

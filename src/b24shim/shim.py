@@ -23,8 +23,9 @@ import requests
 
 from b24shim._envelope import Reply
 from b24shim._plan import Plan
+from b24shim._variables import unknown_variables
 from b24shim.bulk import Chunker, batch_for, split_answer
-from b24shim.codes import ErrorCode
+from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.credentials import DEFAULT_TOKEN_URL, Credentials, OAuth, Webhook
 from b24shim.differences import (
     DifferenceCallback,
@@ -34,7 +35,7 @@ from b24shim.differences import (
     shape_differences,
     verification_differences,
 )
-from b24shim.errors import ConfigError, InvalidLeadId, LegacyRouteWarning
+from b24shim.errors import B24ShimWarning, ConfigError, InvalidLeadId, LegacyRouteWarning
 from b24shim.flags import Stage, StagePolicy, StageSource, env_percent, env_switch, parse_stage
 from b24shim.ids import parse_lead_id
 from b24shim.limits import Clock, RateLimit
@@ -180,6 +181,9 @@ class LeadShim:
             ConfigError: at once, for any missing or bad value; never echoing a secret.
         """
         env = dict(os.environ if environ is None else environ)
+        for message in unknown_variables(env):
+            # A warning, not a log line: the caller's configuration is wrong and can be fixed.
+            warnings.warn(message, B24ShimWarning, stacklevel=2)
         return cls(_credentials_from_env(env), **_settings_from_env(env))
 
     @property
@@ -231,10 +235,27 @@ class LeadShim:
         Reads ``ids`` lazily, validates each (a bad one is a ``FAILED`` result with
         ``INVALID_ID``, not an exception), and yields exactly one result per input, in input
         order, as soon as its batch is done. Retries and limits apply per id.
+
+        An answer that shows a credentials or configuration error (a code in
+        :data:`b24shim.codes.JOB_STOPPING`: a wrong webhook, an expired token that cannot be
+        refreshed, a missing scope...) stops the job: no further request is sent, and every
+        input after it still gets its one result, ``FAILED`` with that error code, marked as
+        not sent. Stop iterating to stop early: a batch is sent only when its results are
+        asked for.
         """
         chunker = Chunker()
         waiting: collections.deque[DeleteResult | Plan] = collections.deque()
         done: dict[int, DeleteResult] = {}
+        stopped: ErrorInfo | None = None
+
+        def run(chunk: list[Plan]) -> None:
+            nonlocal stopped
+            results = self._run_chunk(chunk)
+            done.update(results)
+            stopped = stopped or _job_stopping_error(results.values())
+            if stopped is not None:
+                for unsent in chunker.drain():
+                    done.update((plan.index, self._not_sent(plan, stopped)) for plan in unsent)
 
         def ready() -> Iterator[DeleteResult]:
             while waiting:
@@ -255,21 +276,26 @@ class LeadShim:
                 yield from ready()
                 continue
             waiting.append(plan)
+            if stopped is not None:
+                done[plan.index] = self._not_sent(plan, stopped)
+                yield from ready()
+                continue
             full = chunker.add(plan)
             if full is not None:
-                done.update(self._run_chunk(full))
+                run(full)
                 yield from ready()
         for full in chunker.drain():
-            done.update(self._run_chunk(full))
+            run(full)
         yield from ready()
 
     # -- planning and concluding ---------------------------------------------------------
 
     def _plan(self, lead_id: int, index: int = 0) -> Plan:
         """The stage of ``lead_id`` and the route that will delete it."""
-        stage = self.policy.stage_for(lead_id)
+        choice = self.policy.choose(lead_id)
+        stage = choice.stage
         if not stage.uses_item:
-            return Plan(index, lead_id, stage, LEGACY)
+            return Plan(index, lead_id, stage, LEGACY, held_back=choice.held_back)
         if self._item_known_missing():
             return Plan(index, lead_id, stage, LEGACY, fell_back=True)
         return Plan(index, lead_id, stage, ITEM)
@@ -305,7 +331,7 @@ class LeadShim:
             differences=tuple(found),
         )
         self.reporter.report(found)
-        if result.route is Route.LEGACY:
+        if plan.legacy_by_choice:
             _warn_legacy_once()
         return result
 
@@ -320,6 +346,22 @@ class LeadShim:
             stage=stage,
             route=Route.ITEM if stage.uses_item else Route.LEGACY,
             error=ErrorInfo(ErrorCode.INVALID_ID, "", str(exc), None),
+        )
+
+    def _not_sent(self, plan: Plan, cause: ErrorInfo) -> DeleteResult:
+        """The result for a delete the job did not send, because ``cause`` stopped it."""
+        return DeleteResult(
+            lead_id=plan.lead_id,
+            outcome=Outcome.FAILED,
+            stage=plan.stage,
+            route=plan.route.route,
+            error=ErrorInfo(
+                cause.code,
+                cause.raw_code,
+                f"not sent: an earlier answer in this job showed {cause.code.value} "
+                f"({cause.description or 'no description'}), so the job stopped sending",
+                None,
+            ),
         )
 
     # -- sending and retrying ------------------------------------------------------------
@@ -414,6 +456,14 @@ class LeadShim:
 _Sender = Callable[[list[Plan]], dict[int, tuple[Reply, VerificationReads | None]]]
 
 
+def _job_stopping_error(results: Iterable[DeleteResult]) -> ErrorInfo | None:
+    """The first error among ``results`` that no later request could get past."""
+    for result in results:
+        if result.error is not None and result.error.code in JOB_STOPPING:
+            return result.error
+    return None
+
+
 def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
     webhook = env.get("B24SHIM_WEBHOOK_URL", "").strip()
     portal = env.get("B24SHIM_PORTAL_URL", "").strip()
@@ -446,10 +496,21 @@ def _credentials_from_env(env: Mapping[str, str]) -> Credentials:
             token_url=env.get("B24SHIM_TOKEN_URL", "").strip() or DEFAULT_TOKEN_URL,
         )
     except ConfigError as exc:
-        name = {"portal url": "B24SHIM_PORTAL_URL", "token url": "B24SHIM_TOKEN_URL"}.get(
-            exc.setting, "B24SHIM_ACCESS_TOKEN"
-        )
-        raise ConfigError(name, exc.message.replace(exc.setting, name)) from None
+        name = _OAUTH_VARIABLES.get(exc.setting, "B24SHIM_ACCESS_TOKEN")
+        message = exc.message.replace(exc.setting, name)
+        for setting, variable in _OAUTH_VARIABLES.items():
+            message = message.replace(setting, variable)
+        raise ConfigError(name, message) from None
+
+
+# OAuth's setting names, as they are called in the environment.
+_OAUTH_VARIABLES = {
+    "portal url": "B24SHIM_PORTAL_URL",
+    "token url": "B24SHIM_TOKEN_URL",
+    "refresh_token": "B24SHIM_REFRESH_TOKEN",
+    "client_id": "B24SHIM_CLIENT_ID",
+    "client_secret": "B24SHIM_CLIENT_SECRET",
+}
 
 
 class _Settings(TypedDict, total=False):
@@ -480,7 +541,8 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
         if not 0 < seconds < 3600:
             raise ConfigError(
                 "B24SHIM_TIMEOUT",
-                f"B24SHIM_TIMEOUT must be a number of seconds above 0, got {timeout[:20]!r}",
+                "B24SHIM_TIMEOUT must be a number of seconds greater than 0 and less than 3600, "
+                f"got {timeout[:20]!r}",
             )
         settings["timeout"] = seconds
     if "B24SHIM_RATE_LIMIT" in env:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,42 @@ def test_delete_lead_prints_the_result_and_exits_by_outcome(b24_emulator: Emulat
     assert json.loads(again.stdout)["error"]["code"] == "NOT_FOUND"
 
 
+@pytest.mark.parametrize("warnings_setting", ["", "error", "ignore::DeprecationWarning"])
+def test_the_legacy_route_is_one_note_line_never_a_warning_dump(
+    b24_emulator: Emulator, warnings_setting: str
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(3)]
+    env = environment(b24_emulator.admin_webhook, PYTHONWARNINGS=warnings_setting)
+    done = run(["delete-leads"], env, stdin="".join(f"{lead}\n" for lead in leads))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "crm.lead.delete" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("b24shim: note: crm.lead.delete is deprecated")
+    assert "Warning" not in done.stderr
+    assert "sys.exit" not in done.stderr
+
+
+def test_an_unknown_variable_is_a_note_naming_the_real_one(b24_emulator: Emulator) -> None:
+    env = environment(b24_emulator.admin_webhook, B24SHIM_STAGE="item")
+    done = run(["delete-lead", str(b24_emulator.add_lead())], env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "b24shim: note: B24SHIM_STAGE is not a b24shim setting and is ignored; "
+        "did you mean B24SHIM_LEAD_DELETE_STAGE?"
+    )
+    assert json.loads(done.stdout)["stage"] == "legacy"
+
+
+def test_no_note_for_leads_kept_on_legacy_by_item_percent(b24_emulator: Emulator) -> None:
+    env = environment(
+        b24_emulator.admin_webhook, B24SHIM_LEAD_DELETE_STAGE="item", B24SHIM_ITEM_PERCENT="0"
+    )
+    done = run(["delete-lead", str(b24_emulator.add_lead())], env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["method"] == "crm.lead.delete"
+    assert done.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("args", "extra", "message"),
     [
@@ -109,6 +146,18 @@ def test_delete_leads_from_a_file_all_ok(b24_emulator: Emulator, tmp_path: Any) 
     assert len(done.stdout.splitlines()) == 3
 
 
+def delete_leads_process(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``b24shim delete-leads`` reading stdin, with every stream a pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "b24shim", "delete-leads"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
 def read_lines(stream: IO[str], count: int, timeout: float) -> list[str]:
     """Read ``count`` lines in a thread (select cannot see Python's read-ahead buffer)."""
     lines: queue.Queue[str] = queue.Queue()
@@ -126,39 +175,70 @@ def read_lines(stream: IO[str], count: int, timeout: float) -> list[str]:
     return [lines.get() for _ in range(lines.qsize())]
 
 
-def test_ctrl_c_stops_after_the_batch_in_flight_and_prints_the_summary(
+def test_ctrl_c_lets_the_batch_in_flight_finish_and_sends_nothing_new(
     b24_emulator: Emulator,
 ) -> None:
     leads = [b24_emulator.add_lead() for _ in range(70)]
-    with subprocess.Popen(
-        [sys.executable, "-m", "b24shim", "delete-leads"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(b24_emulator.admin_webhook),
-    ) as process:
+    with delete_leads_process(environment(b24_emulator.admin_webhook)) as process:
         assert process.stdin is not None
         assert process.stdout is not None
         process.stdin.write("".join(f"{lead}\n" for lead in leads[:60]))
         process.stdin.flush()
-        # The first batch (50 ids) is done once its 50 lines are out; ids 51..60 wait.
+        # The first batch (50 ids) is done once its 50 lines are out; ids 51..60 wait for the
+        # next one, which is never sent. stdin stays open: Ctrl-C must not wait for input.
         first = read_lines(process.stdout, 50, timeout=20)
         assert len(first) == 50
         process.send_signal(signal.SIGINT)
-        process.stdin.write(f"{leads[60]}\n")  # wakes the reader, which sees the stop
-        process.stdin.flush()
         out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     done = [json.loads(line) for line in first + out.splitlines()]
-    assert f"{len(done)} ids processed (stopped by Ctrl-C)" in err
-    # The ids taken before Ctrl-C (the finished batch and the one being filled) were deleted
-    # and reported; no id after them was sent, so none is lost unreported.
-    assert 50 < len(done) <= 60
-    assert [r["lead_id"] for r in done] == leads[: len(done)]
+    assert [r["lead_id"] for r in done] == leads[:50]
     assert all(r["outcome"] == "deleted" for r in done)
-    assert all(b24_emulator.lead_exists(x) for x in leads[len(done) :])
+    assert "50 ids processed (stopped by Ctrl-C)" in err
+    assert re.search(r"not sent +([1-9]|10) \(read before the stop\)", err)
+    assert sum(r.method == "batch" for r in b24_emulator.requests) == 1
+    assert all(b24_emulator.lead_exists(x) for x in leads[50:])
+
+
+def test_a_wrong_webhook_code_stops_at_the_first_answer_and_exits_2(
+    b24_emulator: Emulator, tmp_path: Any
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(200)]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{lead}\n" for lead in leads))
+    wrong = re.sub(r"/rest/(\d+)/[^/]+/", r"/rest/\1/wrongcode/", b24_emulator.admin_webhook)
+    done = run(["delete-leads", str(ids)], environment(wrong))
+    assert done.returncode == 2
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == 200
+    assert {r["error"]["code"] for r in results} == {"INVALID_CREDENTIALS"}
+    assert len(b24_emulator.requests) == 1  # not 4
+    assert "b24shim: error: the portal refused the credentials" in done.stderr
+    assert "B24SHIM_WEBHOOK_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert all(b24_emulator.lead_exists(x) for x in leads)
+    one = run(["delete-lead", str(leads[0])], environment(wrong))
+    assert one.returncode == 2
+    assert "the portal refused the credentials" in one.stderr
+
+
+def test_a_closed_stdout_still_counts_the_deletes_of_the_batch_sent(
+    b24_emulator: Emulator,
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(60)]
+    with delete_leads_process(environment(b24_emulator.admin_webhook)) as process:
+        assert process.stdout is not None
+        process.stdout.close()  # like `| head` that has read enough before the first line
+        _, err = process.communicate("".join(f"{lead}\n" for lead in leads), timeout=30)
+    assert process.returncode == 141, err
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err
+    assert "50 ids processed (stopped: stdout was closed)" in err
+    assert "deleted         50" in err
+    assert "not printed     50" in err
+    assert sum(r.method == "batch" for r in b24_emulator.requests) == 1
+    assert sum(b24_emulator.lead_exists(x) for x in leads) == 10
 
 
 def test_the_demo_runs_every_stage_on_the_embedded_emulator() -> None:
@@ -196,4 +276,4 @@ def test_a_closed_pipe_stops_quietly() -> None:
         process.stdout.close()  # like `b24shim demo | head -1`
         _, err = process.communicate(timeout=60)
     assert "Traceback" not in err
-    assert process.returncode in (0, 1)
+    assert process.returncode in (0, 141)  # 141: stopped by the closed pipe, as Unix tools

@@ -43,7 +43,7 @@ class _Setting(Generic[_T]):
 
 
 class Emulator:
-    """A faithful local Bitrix24 portal, after `spec/bitrix24-rest-behavior.md`.
+    """A faithful local Bitrix24 portal: the answers, errors and limits of the real one.
 
     Serves `crm.lead.*`, `crm.item.*`, `crm.activity.add/list` and `batch` over HTTP/1.1 on
     loopback, with webhook and OAuth auth, the leaky bucket, the operating-time limit and fault
