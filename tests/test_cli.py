@@ -136,6 +136,24 @@ def test_refused_credentials_stop_the_job_and_exit_2_saying_what_to_fix(
     assert WEBHOOK_CODE not in text + out.getvalue()
 
 
+def test_a_portal_that_moved_stops_the_job_and_exit_2_naming_the_new_address(
+    portal: responses.RequestsMock,
+) -> None:
+    moved = f"https://moved.example.org/rest/7/{WEBHOOK_CODE}/batch.json"
+    portal.post(BATCH_URL, status=301, headers={"Location": moved})
+    out, err = io.StringIO(), io.StringIO()
+    ids = [str(i) for i in range(1, 201)]
+    status = run_bulk(LeadShim(WEBHOOK), ids, out, err, threading.Event())
+    assert status == EXIT_USAGE
+    assert len(portal.calls) == 1  # nothing re-posted to the new address, no second batch
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {r["error"]["code"] for r in lines} == {"PORTAL_MOVED"}
+    text = err.getvalue()
+    assert "b24shim: error: the portal redirects to another address" in text
+    assert "https://moved.example.org/rest/7/***/batch.json" in text
+    assert WEBHOOK_CODE not in text + out.getvalue()
+
+
 def test_main_reports_configuration_errors_with_exit_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

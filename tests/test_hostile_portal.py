@@ -92,7 +92,7 @@ def test_a_redirect_is_not_followed_and_names_the_new_address(
     assert len(portal.calls) == 1  # nothing sent to moved.example.org
     assert result.outcome is Outcome.FAILED  # a redirect comes before the method runs
     assert result.error is not None
-    assert result.error.code is ErrorCode.PROTOCOL_ERROR
+    assert result.error.code is ErrorCode.PORTAL_MOVED
     assert result.error.http_status == status
     assert "https://moved.example.org/rest/7/***/" in result.error.description
     assert WEBHOOK_CODE not in result.error.description
@@ -119,7 +119,7 @@ def test_the_token_refresh_does_not_follow_a_redirect(portal: responses.Requests
     result = LeadShim(oauth, rate_limit=None, retry=NO_RETRY).delete_lead(5)
     assert len(portal.calls) == 2
     assert result.error is not None
-    assert result.error.code is ErrorCode.PROTOCOL_ERROR
+    assert result.error.code is ErrorCode.PORTAL_MOVED
     assert "https://evil.example.org/steal" in result.error.description
     assert "cl1entS3cret" not in result.error.description
 

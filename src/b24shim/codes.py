@@ -33,6 +33,9 @@ class ErrorCode(str, enum.Enum):
     OVERLOAD_LIMIT = "OVERLOAD_LIMIT"
     PLAN_RESTRICTED = "PLAN_RESTRICTED"
     PORTAL_DELETED = "PORTAL_DELETED"
+    #: The portal answered with a redirect (3xx), which the shim never follows: it has moved,
+    #: or the configured address is not the portal's own.
+    PORTAL_MOVED = "PORTAL_MOVED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     PROTOCOL_ERROR = "PROTOCOL_ERROR"
     TRANSPORT_ERROR = "TRANSPORT_ERROR"
@@ -64,6 +67,8 @@ JOB_STOPPING: Mapping[ErrorCode, str] = MappingProxyType(
         ErrorCode.PLAN_RESTRICTED: "the portal's plan does not include REST calls (or its "
         "paid period ended): the portal needs a commercial plan",
         ErrorCode.PORTAL_DELETED: "the portal was deleted: check the portal address",
+        ErrorCode.PORTAL_MOVED: "the portal redirects to another address (shown below), and "
+        "b24shim does not send credentials after a redirect: set the portal's own address",
         ErrorCode.OVERLOAD_LIMIT: "the portal has put REST calls on hold for overload: wait "
         "before trying again, and send less (a lower rate limit)",
     }

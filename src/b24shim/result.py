@@ -165,6 +165,7 @@ _EXCEPTION_OF: dict[ErrorCode, type[errors.ApiError]] = {
     ErrorCode.INTERNAL_SERVER_ERROR: errors.ServerError,
     ErrorCode.TRANSPORT_ERROR: errors.TransportError,
     ErrorCode.PROTOCOL_ERROR: errors.ProtocolError,
+    ErrorCode.PORTAL_MOVED: errors.ProtocolError,
 }
 
 _GONE = (Outcome.DELETED, Outcome.ALREADY_ABSENT)
@@ -273,7 +274,11 @@ class DeleteResult:
                 body["time"] = dict(self.raw["time"])
             return 200, body
         error = self.error or ErrorInfo(ErrorCode.UNKNOWN, "", "no error information")
-        if error.code in (ErrorCode.TRANSPORT_ERROR, ErrorCode.PROTOCOL_ERROR):
+        if error.code in (
+            ErrorCode.TRANSPORT_ERROR,
+            ErrorCode.PROTOCOL_ERROR,
+            ErrorCode.PORTAL_MOVED,
+        ):
             # No readable portal answer to pass on: say so, as a gateway would.
             return 502, {"error": error.code.value, "error_description": error.description}
         status = error.http_status or 0

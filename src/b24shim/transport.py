@@ -227,7 +227,7 @@ class Transport:
             )
             if 300 <= response.status_code < 400:
                 return _auth_failure(
-                    ErrorCode.PROTOCOL_ERROR,
+                    ErrorCode.PORTAL_MOVED,
                     "",
                     "refreshing the expired access token failed: "
                     + _redirected(response, credentials.token_url, redact),
@@ -305,7 +305,7 @@ class Transport:
             logger.info("%s %s: %s", self.portal, method, description)
             # A redirect comes before the method runs: nothing was done, so not ambiguous.
             reply = Reply(
-                error=ErrorInfo(ErrorCode.PROTOCOL_ERROR, "", description, response.status_code),
+                error=ErrorInfo(ErrorCode.PORTAL_MOVED, "", description, response.status_code),
                 http_status=response.status_code,
             )
         else:
