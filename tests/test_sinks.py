@@ -43,6 +43,7 @@ def test_each_difference_is_one_json_line_with_a_utc_timestamp(tmp_path: Path) -
         sink(difference(6, kind="fallback"))
     first, second = read_lines(path)
     assert first == {
+        "record": "difference",
         **difference(5, detail="Элемент не найден").to_dict(),
         "ts": ("2024-01-20T17:35:32.500000+00:00"),
     }
@@ -110,11 +111,15 @@ def test_the_shim_writes_its_differences_to_the_sink(
     portal.post(WEBHOOK + "crm.item.delete.json", json={"result": []})
     with JsonlDifferenceSink(path) as sink:
         result = LeadShim(WEBHOOK, stage="item", on_difference=sink).delete_lead(5)
-    (line,) = read_lines(path)
+    line, delete = read_lines(path)
     assert line["kind"] == "result_shape"
     assert line["lead_id"] == 5
     assert line["stage"] == "item"
-    assert {k: v for k, v in line.items() if k != "ts"} == result.differences[0].to_dict()
+    assert {k: v for k, v in line.items() if k not in ("ts", "record")} == (
+        result.differences[0].to_dict()
+    )
+    assert line["record"] == "difference"
+    assert delete["record"] == "delete"
 
 
 THREADS, PER_THREAD = 8, 250

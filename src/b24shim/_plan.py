@@ -22,6 +22,8 @@ class Plan:
         route: the route that performs the delete.
         fell_back: the stage wanted the item route, but the portal lacks ``crm.item.*``.
         item_reply: the ``ERROR_METHOD_NOT_FOUND`` answer that showed it, when seen now.
+        sampled: ``verify_percent`` picked this lead for the checks of a verified stage.
+        started: when the shim began this delete (its clock's seconds), for the evidence log.
     """
 
     index: int
@@ -30,11 +32,13 @@ class Plan:
     route: LeadRoute
     fell_back: bool = False
     item_reply: Reply | None = None
+    sampled: bool = True
+    started: float | None = None
 
     @property
     def verified(self) -> bool:
         """Whether reads of both families belong around this delete."""
-        return self.stage.verified and not self.fell_back
+        return self.stage.verified and self.sampled and not self.fell_back
 
     @property
     def key(self) -> str:
