@@ -87,8 +87,8 @@ def json_report(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, di
     return status, json.loads(capsys.readouterr().out)
 
 
-def clean(count: int, stage: str = "legacy_verified", start: int = 1) -> list[str]:
-    return [delete(start + n, stage) for n in range(count)]
+def clean(count: int, stage: str = "legacy_verified", start: int = 1, ts: str = TS) -> list[str]:
+    return [delete(start + n, stage, ts=ts) for n in range(count)]
 
 
 # -- the bound --------------------------------------------------------------------------------

@@ -12,7 +12,18 @@ import pytest
 import responses
 from responses import matchers
 
-from b24shim import ConfigError, Difference, LeadShim, Stage
+from b24shim import (
+    ConfigError,
+    DeleteResult,
+    Difference,
+    ErrorCode,
+    ErrorInfo,
+    LeadShim,
+    Outcome,
+    Route,
+    Stage,
+)
+from b24shim.emulator import ManualClock
 from b24shim.sinks import JsonlDifferenceSink
 from conftest import WEBHOOK
 
@@ -178,3 +189,116 @@ def test_processes_appending_at_once_lose_and_tear_nothing(tmp_path: Path) -> No
         w * 10_000 + i for w in range(PROCESSES) for i in range(PER_PROCESS)
     )
     assert all(line["detail"] == LONG for line in lines)
+
+
+def biggest_delete() -> DeleteResult:
+    return DeleteResult(
+        lead_id=2_147_483_647,
+        outcome=Outcome.UNKNOWN,
+        stage=Stage.LEGACY_VERIFIED,
+        route=Route.LEGACY,
+        error=ErrorInfo(ErrorCode.INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "x" * 500),
+    )
+
+
+def test_each_delete_is_one_short_line_with_what_the_report_needs(tmp_path: Path) -> None:
+    path = tmp_path / "evidence.jsonl"
+    moment = datetime(2026, 12, 1, 10, 0, 0, 1, tzinfo=timezone.utc)
+    with JsonlDifferenceSink(path, clock=lambda: moment) as sink:
+        sink.record_delete(biggest_delete(), verified=True, duration=12345.6789012)
+        sink.record_delete(
+            DeleteResult(lead_id=5, outcome=Outcome.DELETED, stage=Stage.ITEM, route=Route.ITEM),
+            verified=False,
+        )
+        typical = DeleteResult(
+            lead_id=1_234_567_890,
+            outcome=Outcome.DELETED,
+            stage=Stage.LEGACY_VERIFIED,
+            route=Route.LEGACY,
+        )
+        sink.record_delete(typical, verified=True, duration=0.1234567)
+    worst, _, usual = (len(line) + 1 for line in path.read_bytes().splitlines())
+    assert usual <= 200  # a verified delete of a ten-digit lead, newline included
+    assert worst <= 220  # the longest stage, outcome and code, a 31-bit id, a 3-hour delete
+    first, second, _ = read_lines(path)
+    assert first == {
+        "record": "delete",
+        "lead_id": 2_147_483_647,
+        "stage": "legacy_verified",
+        "route": "legacy",
+        "outcome": "unknown",
+        "verified": True,
+        "code": "INTERNAL_SERVER_ERROR",
+        "duration_ms": 12345678.901,
+        "ts": "2026-12-01T10:00:00.000001+00:00",
+    }
+    assert (second["outcome"], second["code"], second["duration_ms"]) == ("deleted", None, None)
+
+
+def test_the_shim_records_every_delete_with_its_duration(
+    tmp_path: Path, portal: responses.RequestsMock
+) -> None:
+    path = tmp_path / "evidence.jsonl"
+    portal.post(WEBHOOK + "crm.lead.delete.json", json={"result": True})
+    clock = ManualClock()
+    with JsonlDifferenceSink(path) as sink:
+        shim = LeadShim(WEBHOOK, stage="legacy", on_difference=sink, rate_limit=None, clock=clock)
+        shim.delete_lead(5)
+    (line,) = read_lines(path)
+    assert (line["record"], line["lead_id"], line["verified"], line["code"]) == (
+        "delete",
+        5,
+        False,
+        None,
+    )
+    assert line["duration_ms"] == 0.0  # the manual clock did not move
+
+
+def test_a_failing_delete_record_is_logged_never_raised(
+    portal: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def __call__(self, difference: Difference) -> None:
+            pass
+
+        def record_delete(self, result: DeleteResult, **_: object) -> None:
+            raise OSError("disk full")
+
+    portal.post(WEBHOOK + "crm.lead.delete.json", json={"result": True})
+    result = LeadShim(WEBHOOK, on_difference=Broken(), rate_limit=None).delete_lead(5)
+    assert result.ok
+    assert "recording the delete of lead 5 failed" in caplog.text
+
+
+def _deletes_from_process(path: str, worker: int, start: object) -> None:
+    sink = JsonlDifferenceSink(path)
+    start.wait()  # type: ignore[attr-defined]
+    for i in range(PER_PROCESS):
+        result = DeleteResult(
+            lead_id=worker * 10_000 + i, outcome=Outcome.DELETED, stage=Stage.ITEM, route=Route.ITEM
+        )
+        sink.record_delete(result, verified=False, duration=0.01)
+        sink(difference(worker * 10_000 + i))
+    sink.close()
+
+
+def test_processes_appending_deletes_and_differences_lose_and_tear_nothing(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "evidence.jsonl")
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    workers = [
+        context.Process(target=_deletes_from_process, args=(path, n, start))
+        for n in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    lines = read_lines(Path(path))
+    assert len(lines) == 2 * PROCESSES * PER_PROCESS
+    deletes = sorted(int(str(line["lead_id"])) for line in lines if line["record"] == "delete")
+    assert deletes == sorted(w * 10_000 + i for w in range(PROCESSES) for i in range(PER_PROCESS))
