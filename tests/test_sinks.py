@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -169,20 +170,22 @@ def _append_from_process(path: str, worker: int, start: object) -> None:
     sink.close()
 
 
-def test_processes_appending_at_once_lose_and_tear_nothing(tmp_path: Path) -> None:
-    path = str(tmp_path / "d.jsonl")
+def run_processes(target: Callable[[str, int, object], None], path: str) -> None:
+    """Run ``target`` in PROCESSES spawned processes, released at once; all must succeed."""
     context = multiprocessing.get_context("spawn")
     start = context.Event()
-    workers = [
-        context.Process(target=_append_from_process, args=(path, n, start))
-        for n in range(PROCESSES)
-    ]
+    workers = [context.Process(target=target, args=(path, n, start)) for n in range(PROCESSES)]
     for worker in workers:
         worker.start()
     start.set()
     for worker in workers:
         worker.join(timeout=60)
     assert [w.exitcode for w in workers] == [0] * PROCESSES
+
+
+def test_processes_appending_at_once_lose_and_tear_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "d.jsonl")
+    run_processes(_append_from_process, path)
     lines = read_lines(Path(path))
     assert len(lines) == PROCESSES * PER_PROCESS
     assert sorted(int(str(line["lead_id"])) for line in lines) == sorted(
@@ -286,18 +289,7 @@ def test_processes_appending_deletes_and_differences_lose_and_tear_nothing(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "evidence.jsonl")
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    workers = [
-        context.Process(target=_deletes_from_process, args=(path, n, start))
-        for n in range(PROCESSES)
-    ]
-    for worker in workers:
-        worker.start()
-    start.set()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    run_processes(_deletes_from_process, path)
     lines = read_lines(Path(path))
     assert len(lines) == 2 * PROCESSES * PER_PROCESS
     deletes = sorted(int(str(line["lead_id"])) for line in lines if line["record"] == "delete")
