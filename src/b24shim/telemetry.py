@@ -24,6 +24,7 @@ implementations cost well under a microsecond a delete (``benchmarks/otel_cost.p
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from typing import TYPE_CHECKING, Any
 
 from b24shim.result import DeleteResult, Difference
@@ -57,13 +58,18 @@ def _version() -> str:
 
 
 class _Instruments:
-    """The meter's instruments and the tracer, made once (they are proxies until an SDK is set)."""
+    """The meter's instruments and the tracer, made once (they are proxies until an SDK is set).
 
-    def __init__(self) -> None:
+    Args:
+        meter_provider, tracer_provider: explicit providers (the benchmark compares them);
+            the global ones when None.
+    """
+
+    def __init__(self, meter_provider: Any = None, tracer_provider: Any = None) -> None:
         assert _metrics is not None
         assert _trace is not None
         version = _version()
-        meter = _metrics.get_meter(METER_NAME, version)
+        meter = _metrics.get_meter(METER_NAME, version, meter_provider=meter_provider)
         self.deletes: Counter = meter.create_counter(
             "b24shim.deletes", unit="{delete}", description="Lead deletes, by stage, route, outcome"
         )
@@ -75,10 +81,45 @@ class _Instruments:
         self.duration: Histogram = meter.create_histogram(
             "b24shim.delete.duration", unit="s", description="Time of one lead delete"
         )
-        self.tracer: Tracer = _trace.get_tracer(METER_NAME, version)
+        self.tracer: Tracer = _trace.get_tracer(
+            METER_NAME, version, tracer_provider=tracer_provider
+        )
+        self._explicit = meter_provider is not None or tracer_provider is not None
+
+    def active(self) -> tuple[bool, bool]:
+        """(metrics, traces): whether an SDK would receive them now.
+
+        Without an SDK the API's proxies would drop everything anyway; asking first (two
+        global look-ups) spares building the attributes and the non-recording span, which is
+        most of what a delete would otherwise pay for telemetry it does not use.
+        """
+        if self._explicit:
+            return True, True
+        return _global_set()
 
 
 _instruments: _Instruments | None = None
+
+
+def _global_set() -> tuple[bool, bool]:
+    """(metrics, traces): has the application set a global SDK provider?
+
+    The public getters look ``os.environ`` up on every call until a provider is set, which
+    would cost more than the telemetry skipped; the API keeps the provider in a module global,
+    read here directly. If a future API moves it, this answers True and the proxies decide.
+    A provider named by ``OTEL_PYTHON_*_PROVIDER`` is loaded by the API on first use: True.
+    """
+    metered = getattr(_meter_internals, "_METER_PROVIDER", True) is not None or _ENV_METER
+    traced = getattr(_trace, "_TRACER_PROVIDER", True) is not None or _ENV_TRACER
+    return metered, traced
+
+
+try:
+    from opentelemetry.metrics import _internal as _meter_internals
+except ImportError:  # pragma: no cover - without the API, or another layout of it
+    _meter_internals = None  # type: ignore[assignment]
+_ENV_METER = "OTEL_PYTHON_METER_PROVIDER" in os.environ
+_ENV_TRACER = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def _get() -> _Instruments | None:
@@ -103,12 +144,21 @@ def record_delete(
     instruments = _get()
     if instruments is None:
         return
+    metered, traced = instruments.active()
     stage, route = result.stage.value, result.route.value
-    instruments.deletes.add(
-        1, {"b24shim.stage": stage, "b24shim.route": route, "b24shim.outcome": result.outcome.value}
-    )
-    if started is not None:
-        instruments.duration.record(max(0.0, finished - started), {"b24shim.route": route})
+    if metered:
+        instruments.deletes.add(
+            1,
+            {
+                "b24shim.stage": stage,
+                "b24shim.route": route,
+                "b24shim.outcome": result.outcome.value,
+            },
+        )
+        if started is not None:
+            instruments.duration.record(max(0.0, finished - started), {"b24shim.route": route})
+    if not traced:
+        return
     attributes: dict[str, Any] = {
         "b24shim.lead_id": result.lead_id,
         "b24shim.stage": stage,
@@ -131,7 +181,7 @@ def record_delete(
 def record_difference(difference: Difference) -> None:
     """Count one difference."""
     instruments = _get()
-    if instruments is None:
+    if instruments is None or not instruments.active()[0]:
         return
     instruments.differences.add(
         1,
