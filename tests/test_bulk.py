@@ -13,7 +13,7 @@ import responses
 
 from b24shim import ErrorCode, LeadShim, Outcome, Route, Stage
 from conftest import WEBHOOK
-from portal_answers import TIME
+from portal_answers import batch_answer
 
 BATCH_URL = WEBHOOK + "batch.json"
 
@@ -71,17 +71,7 @@ class BatchPortal:
             if isinstance(failure, Exception):
                 raise failure
             return failure  # type: ignore[no-any-return]
-        answer = {
-            "result": {
-                "result": results or [],
-                "result_error": errors or [],
-                "result_total": [],
-                "result_next": [],
-                "result_time": dict.fromkeys(results, TIME) or [],
-            },
-            "time": TIME,
-        }
-        return 200, {}, json.dumps(answer)
+        return 200, {}, json.dumps(batch_answer(results, errors))
 
 
 def test_ids_are_packed_fifty_to_a_batch_in_order() -> None:
@@ -269,17 +259,7 @@ class PartlyReadablePortal:
                 results[key] = result
             else:
                 errors[key] = error
-        body = {
-            "result": {
-                "result": results,
-                "result_error": errors or [],
-                "result_total": [],
-                "result_next": [],
-                "result_time": dict.fromkeys(results, TIME) or [],
-            },
-            "time": TIME,
-        }
-        return 200, {}, json.dumps(body)
+        return 200, {}, json.dumps(batch_answer(results, errors))
 
 
 def test_bulk_checks_do_not_mistake_a_lead_the_user_may_not_read_for_a_missing_one() -> None:

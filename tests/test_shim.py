@@ -32,7 +32,7 @@ from b24shim import (
 )
 from b24shim.flags import bucket_of
 from conftest import WEBHOOK
-from portal_answers import ANSWERS, TIME
+from portal_answers import ANSWERS, TIME, batch_answer
 
 LEGACY_URL = WEBHOOK + "crm.lead.delete.json"
 ITEM_URL = WEBHOOK + "crm.item.delete.json"
@@ -448,19 +448,6 @@ LEAD = {"ID": "5", "TITLE": "x"}
 ITEM = {"item": {"id": 5, "title": "x"}}
 NOT_FOUND_LEAD = {"error": "", "error_description": "Not found"}
 NOT_FOUND_ITEM = {"error": "NOT_FOUND", "error_description": "Item not found"}
-
-
-def batch_answer(results: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "result": {
-            "result": results or [],
-            "result_error": errors or [],
-            "result_total": [],
-            "result_next": [],
-            "result_time": dict.fromkeys(results, TIME) or [],
-        },
-        "time": TIME,
-    }
 
 
 @pytest.mark.parametrize("route", ["legacy", "item"])
