@@ -416,3 +416,17 @@ def test_the_report_reads_what_the_shim_writes(
     assert data["routes"]["item"]["outcomes"] == {"deleted": 2}
     assert data["kinds"]["result_shape"]["count"] == 2
     assert data["malformed"] == 0
+
+
+def test_a_safe_page_says_so_and_shows_no_empty_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = clean(1500) + clean(1500, "item_verified", start=5000)
+    page = tmp_path / "page.html"
+    assert run_report(str(write(tmp_path / "log.jsonl", lines)), "--html", str(page)) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Verdict: SAFE" in html
+    assert "no behavioural difference in 3,000 verified deletes" in html
+    assert 'id="differences-chart"' in html
+    assert "none in these logs" in html
+    assert capsys.readouterr().out.startswith("verdict: SAFE: no behavioural difference")

@@ -108,17 +108,18 @@ def _stacked_bars(
 ) -> str:
     """An SVG of stacked bars over time, with axes and a legend."""
     plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
+    if not starts or not series:
+        # A short strip, not an empty frame the size of a chart.
+        return (
+            f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {_WIDTH} 36" '
+            f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+            f'<text x="{_LEFT}" y="22">none in these logs</text></svg>'
+        )
     parts = [
         f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {_WIDTH} {_HEIGHT}" '
         f'width="100%" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
-    if not starts or not series:
-        parts.append(
-            f'<text x="{_WIDTH / 2}" y="{_HEIGHT / 2}" text-anchor="middle">nothing recorded</text>'
-        )
-        parts.append("</svg>")
-        return "".join(parts)
     totals = [sum(values[i] for values in series.values()) for i in range(len(starts))]
     top = _nice(max(totals))
     for tick in range(5):

@@ -472,7 +472,7 @@ def _explain(data: dict[str, Any], difference_records: int) -> tuple[str, list[s
         )
     else:
         summary = (
-            f"safe: no behavioural difference in {verified:,} verified {noun}; with 95% "
+            f"no behavioural difference in {verified:,} verified {noun}; with 95% "
             f"confidence the rate is below {_percent(bound)} (gate {_percent(gate)})."
         )
     notes: list[str] = []
