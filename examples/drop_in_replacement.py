@@ -43,7 +43,7 @@ def main() -> int:
         os.environ["B24SHIM_WEBHOOK_URL"] = portal.admin_webhook
         os.environ.setdefault("B24SHIM_LEAD_DELETE_STAGE", "item_verified")
         leads = [portal.add_lead({"TITLE": f"stale {n}"}) for n in range(5)]
-        # 999999 does not exist: the old code sees the legacy "Not found" answer.
+        # 999999 does not exist: the old code sees this portal's legacy not-found answer.
         deleted, failed = delete_stale_leads([*leads, 999_999])
     print(f"deleted {deleted}, failed {failed} (the missing lead, as expected)")
     return 0

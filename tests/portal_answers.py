@@ -45,3 +45,17 @@ ANSWERS: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {
         ),
     },
 }
+
+
+def batch_answer(results: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """A batch answer as the portal sends it (PHP sends an empty map as a list)."""
+    return {
+        "result": {
+            "result": results or [],
+            "result_error": errors or [],
+            "result_total": [],
+            "result_next": [],
+            "result_time": dict.fromkeys(results, TIME) or [],
+        },
+        "time": TIME,
+    }

@@ -34,12 +34,13 @@ def php_json(body: object) -> bytes:
 
 
 # What crm.lead.delete itself answers, per condition. For a missing lead the item route gives
-# the documented legacy answer (DESIGN 4, spec 2.4 "docs" row).
+# the current portals' legacy answer until it has seen this portal's own (legacy_not_found
+# "auto", DESIGN 11).
 LEGACY_ANSWER: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {
     "legacy": {c: ANSWERS[c]["legacy"] for c in ("deleted", "not_found", "access_denied")},
     "item": {
         "deleted": ANSWERS["deleted"]["legacy"],
-        "not_found": (400, {"error": "", "error_description": "Not found"}),
+        "not_found": (400, {"error": "ERROR_CORE", "error_description": "Item not found"}),
         "access_denied": ANSWERS["access_denied"]["legacy"],
     },
 }
@@ -562,7 +563,7 @@ def batch_answer(results: dict[str, Any], errors: dict[str, Any], **extra: Any) 
 
 
 NOT_FOUND_ITEM = {"error": "NOT_FOUND", "error_description": "Item not found"}
-LEGACY_NOT_FOUND = {"error": "", "error_description": "Not found"}
+LEGACY_NOT_FOUND = {"error": "ERROR_CORE", "error_description": "Item not found"}
 
 
 def test_batch_deletes_are_rewritten_and_answered_as_legacy(

@@ -14,7 +14,7 @@ import responses
 
 from b24shim import ErrorCode, LeadShim, Outcome, Route, Stage
 from conftest import WEBHOOK
-from portal_answers import TIME
+from portal_answers import batch_answer
 
 BATCH_URL = WEBHOOK + "batch.json"
 
@@ -72,17 +72,7 @@ class BatchPortal:
             if isinstance(failure, Exception):
                 raise failure
             return failure  # type: ignore[no-any-return]
-        answer = {
-            "result": {
-                "result": results or [],
-                "result_error": errors or [],
-                "result_total": [],
-                "result_next": [],
-                "result_time": dict.fromkeys(results, TIME) or [],
-            },
-            "time": TIME,
-        }
-        return 200, {}, json.dumps(answer)
+        return 200, {}, json.dumps(batch_answer(results, errors))
 
 
 def test_ids_are_packed_fifty_to_a_batch_in_order() -> None:
@@ -285,3 +275,100 @@ def test_errors_about_one_lead_never_stop_the_job() -> None:
         results = list(LeadShim(WEBHOOK, stage="item").delete_leads(range(1, 101)))
     assert len(portal.batches) == 2
     assert [r.outcome for r in results] == [Outcome.FAILED] * 50 + [Outcome.DELETED] * 50
+
+
+class PartlyReadablePortal:
+    """A user who may read and delete some leads only: the others exist but are denied.
+
+    Lists leave the denied leads out, exactly as they leave missing ones out; gets and deletes
+    answer the denial (legacy: "Access denied.", item: ACCESS_DENIED).
+    """
+
+    def __init__(self, mock: responses.RequestsMock, own: set[int], denied: set[int]) -> None:
+        self.own, self.denied = set(own), set(denied)
+        self.batches: list[dict[str, str]] = []
+        mock.add_callback(responses.POST, BATCH_URL, callback=self.batch)
+
+    def run(self, command: str) -> tuple[object, dict[str, str] | None]:
+        method, params = parse_cmd(command)
+        legacy = method.startswith("crm.lead.")
+        if method.endswith(".list"):
+            ids = [int(v) for k, vs in params.items() if k.startswith("filter") for v in vs]
+            seen = [i for i in ids if i in self.own]
+            if legacy:
+                return [{"ID": str(i)} for i in seen], None
+            return {"items": [{"id": i} for i in seen]}, None
+        lead = int(params["id"][0])
+        if lead in self.denied:
+            if legacy:
+                return None, {"error": "", "error_description": "Access denied."}
+            return None, {"error": "ACCESS_DENIED", "error_description": "Access denied"}
+        if lead not in self.own:
+            if legacy:
+                text = "Not found" if method.endswith(".get") else "Item not found"
+                return None, {
+                    "error": "" if text == "Not found" else "ERROR_CORE",
+                    "error_description": text,
+                }
+            return None, {"error": "NOT_FOUND", "error_description": "Item not found"}
+        if method.endswith(".delete"):
+            self.own.discard(lead)
+            return (True if legacy else []), None
+        return ({"ID": str(lead)} if legacy else {"item": {"id": lead}}), None
+
+    def batch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        cmd: dict[str, str] = json.loads(request.body or b"{}")["cmd"]
+        self.batches.append(cmd)
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for key, command in cmd.items():
+            result, error = self.run(command)
+            if error is None:
+                results[key] = result
+            else:
+                errors[key] = error
+        return 200, {}, json.dumps(batch_answer(results, errors))
+
+
+def test_bulk_checks_do_not_mistake_a_lead_the_user_may_not_read_for_a_missing_one() -> None:
+    # Lead 20 exists but is denied to this user; 30 is missing. A list shows neither, a get
+    # tells them apart: bulk must record what single verification records, no false outcome.
+    found: dict[str, set[tuple[int, str]]] = {}
+    for mode in ("single", "bulk"):
+        seen: list[Any] = []
+        with responses.RequestsMock() as mock:
+            portal = PartlyReadablePortal(mock, own={10, 11}, denied={20})
+            shim = LeadShim(
+                WEBHOOK, stage="legacy_verified", rate_limit=None, on_difference=seen.append
+            )
+            ids = [10, 20, 30, 11]
+            results = (
+                [shim.delete_lead(i) for i in ids]
+                if mode == "single"
+                else list(shim.delete_leads(ids))
+            )
+        found[mode] = {(d.lead_id, d.kind) for d in seen}
+        assert [r.outcome for r in results] == [
+            Outcome.DELETED,
+            Outcome.FAILED,
+            Outcome.FAILED,
+            Outcome.DELETED,
+        ]
+        if mode == "bulk":
+            _, reread = portal.batches
+            assert set(reread.values()) == {
+                "crm.lead.get?id=20",
+                "crm.item.get?entityTypeId=1&id=20",
+                "crm.lead.get?id=30",
+                "crm.item.get?entityTypeId=1&id=30",
+            }
+    assert found["bulk"] == found["single"]
+    assert (20, "outcome") not in found["bulk"]
+
+
+def test_a_verified_chunk_whose_deletes_all_succeeded_costs_no_extra_request() -> None:
+    with responses.RequestsMock() as mock:
+        portal = PartlyReadablePortal(mock, own=set(range(1, 47)), denied=set())
+        shim = LeadShim(WEBHOOK, stage="item_verified", rate_limit=None)
+        assert all(r.ok for r in shim.delete_leads(range(1, 47)))
+    assert len(portal.batches) == 1

@@ -194,9 +194,13 @@ def test_from_env_appends_differences_to_the_difference_log(
         }
     )
     shim.delete_lead(5)
-    (line,) = log.read_text().splitlines()
-    assert json.loads(line)["kind"] == "result_shape"
-    assert json.loads(line)["lead_id"] == 5
+    difference, delete = (json.loads(line) for line in log.read_text().splitlines())
+    assert (difference["record"], difference["kind"], difference["lead_id"]) == (
+        "difference",
+        "result_shape",
+        5,
+    )
+    assert (delete["record"], delete["lead_id"], delete["outcome"]) == ("delete", 5, "deleted")
 
 
 def test_an_unwritable_difference_log_fails_at_start_up(tmp_path: Any) -> None:

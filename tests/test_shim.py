@@ -32,7 +32,7 @@ from b24shim import (
 )
 from b24shim.flags import bucket_of
 from conftest import WEBHOOK
-from portal_answers import ANSWERS, TIME
+from portal_answers import ANSWERS, TIME, batch_answer
 
 LEGACY_URL = WEBHOOK + "crm.lead.delete.json"
 ITEM_URL = WEBHOOK + "crm.item.delete.json"
@@ -129,7 +129,11 @@ def test_refusals_are_the_same_failure_on_both_routes(
     elif legacy_answer is not None:
         assert result.to_legacy() == legacy_answer
     else:
-        assert result.to_legacy() == (400, {"error": "", "error_description": "Not found"})
+        # This portal's legacy form is not known yet: the current portals' one (DESIGN 11).
+        assert result.to_legacy() == (
+            400,
+            {"error": "ERROR_CORE", "error_description": "Item not found"},
+        )
 
 
 @pytest.mark.parametrize(
@@ -246,7 +250,11 @@ def test_item_not_found_records_an_error_format_difference(portal: responses.Req
     expect_item(portal, 5, "not_found")
     (difference,) = LeadShim(WEBHOOK, stage="item").delete_lead(5).differences
     assert difference.kind == "error_format"
-    assert difference.legacy == {"status": 400, "error": "", "error_description": "Not found"}
+    assert difference.legacy == {
+        "status": 400,
+        "error": "ERROR_CORE",
+        "error_description": "Item not found",
+    }
     assert difference.item == {
         "status": 400,
         "error": "NOT_FOUND",
@@ -440,19 +448,6 @@ LEAD = {"ID": "5", "TITLE": "x"}
 ITEM = {"item": {"id": 5, "title": "x"}}
 NOT_FOUND_LEAD = {"error": "", "error_description": "Not found"}
 NOT_FOUND_ITEM = {"error": "NOT_FOUND", "error_description": "Item not found"}
-
-
-def batch_answer(results: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "result": {
-            "result": results or [],
-            "result_error": errors or [],
-            "result_total": [],
-            "result_next": [],
-            "result_time": dict.fromkeys(results, TIME) or [],
-        },
-        "time": TIME,
-    }
 
 
 @pytest.mark.parametrize("route", ["legacy", "item"])
@@ -695,6 +690,8 @@ def test_delete_result_fields_are_those_of_the_design() -> None:
         "time",
         "raw",
         "differences",
+        # An addition: this portal's legacy not-found answer, for to_legacy(); not compared.
+        "legacy_not_found",
     }
     built = DeleteResult(
         lead_id=5,

@@ -23,6 +23,8 @@ class Plan:
         fell_back: the stage wanted the item route, but the portal lacks ``crm.item.*``.
         item_reply: the ``ERROR_METHOD_NOT_FOUND`` answer that showed it, when seen now.
         held_back: an item stage was configured and ``item_percent`` kept the lead on legacy.
+        sampled: ``verify_percent`` picked this lead for the checks of a verified stage.
+        started: when the shim began this delete (its clock's seconds), for the evidence log.
     """
 
     index: int
@@ -32,11 +34,13 @@ class Plan:
     fell_back: bool = False
     item_reply: Reply | None = None
     held_back: bool = False
+    sampled: bool = True
+    started: float | None = None
 
     @property
     def verified(self) -> bool:
         """Whether reads of both families belong around this delete."""
-        return self.stage.verified and not self.fell_back
+        return self.stage.verified and self.sampled and not self.fell_back
 
     @property
     def legacy_by_choice(self) -> bool:

@@ -4,8 +4,18 @@ A job is cut into chunks as it is read (a generator of a million ids is never he
 Each chunk is one ``batch`` request: one delete command per lead and, when a verified stage
 applies to any of them, up to four list reads that cover the whole chunk (the two families
 before the deletes, and each other family after them). The portal runs a batch's commands in
-order, so verification costs no extra request: a verified chunk carries 46 deletes instead of
-50.
+order, so verification usually costs no extra request: a verified chunk carries 46 deletes
+instead of 50.
+
+A list shows only the leads the user may read, so it cannot tell a lead the user may not read
+from a missing one, where a get can (``Access denied.`` against ``Not found``). When a verified
+delete in a chunk failed and a list left that lead unexplained (absent), the lead is read again
+with gets, so bulk verification finds the same kinds of difference as single verification: one
+extra ``batch`` request for the chunk, carrying at most 50 gets, and only when a delete in it
+failed (a failed delete changed nothing, so the gets after it see what was there before). A
+lead whose gets do not fit into that one request is recorded as not verified, never guessed. A
+list the portal refuses with an access error means the user may read no lead: every id is
+then denied, as each get would say.
 """
 
 from __future__ import annotations
@@ -16,12 +26,22 @@ import attrs
 
 from b24shim._envelope import Reply
 from b24shim._plan import Plan
+from b24shim.codes import ErrorCode
 from b24shim.differences import VerificationReads
 from b24shim.result import Route
-from b24shim.routes import ITEM, LEGACY, Read
+from b24shim.retry import RetryPolicy
+from b24shim.routes import ITEM, LEGACY, Read, ReadState
 from b24shim.transport import Command
 
-__all__ = ["BATCH_LIMIT", "VERIFY_READS", "batch_for", "chunk_capacity", "split_answer"]
+__all__ = [
+    "BATCH_LIMIT",
+    "VERIFY_READS",
+    "Reread",
+    "batch_for",
+    "chunk_capacity",
+    "reread_for",
+    "split_answer",
+]
 
 #: Commands the portal runs in one batch (CRestUtil::BATCH_MAX_LENGTH).
 BATCH_LIMIT = 50
@@ -58,23 +78,95 @@ def batch_for(plans: list[Plan]) -> dict[str, Command]:
     return commands
 
 
-def split_answer(
-    plans: list[Plan], replies: dict[str, Reply]
-) -> dict[int, tuple[Reply, VerificationReads | None]]:
-    """Each plan's delete reply and, for verified plans, its reads; keyed by plan index."""
-    verified = [p for p in plans if p.verified]
+def _views(plans: list[Plan], replies: dict[str, Reply]) -> dict[str, dict[int, Read]]:
+    ids = [p.lead_id for p in plans if p.verified]
     views: dict[str, dict[int, Read]] = {}
     for key in (_LEGACY_BEFORE, _ITEM_BEFORE, _LEGACY_AFTER, _ITEM_AFTER):
-        if key in replies:
-            views[key] = Read.from_list(replies[key], [p.lead_id for p in verified])
+        if key not in replies:
+            continue
+        if replies[key].code is ErrorCode.ACCESS_DENIED:
+            views[key] = dict.fromkeys(ids, Read(ReadState.DENIED))
+        else:
+            views[key] = Read.from_list(replies[key], ids)
+    return views
+
+
+@attrs.frozen
+class Reread:
+    """The gets that explain what a chunk's lists could not, and the leads left out.
+
+    Attributes:
+        commands: at most :data:`BATCH_LIMIT` gets, for one extra ``batch`` request.
+        keys: per plan index, the keys of its legacy and item gets (None: the list stands).
+        dropped: plan indexes whose gets did not fit; they count as not verified.
+    """
+
+    commands: dict[str, Command] = attrs.field(factory=dict)
+    keys: dict[int, tuple[str | None, str | None]] = attrs.field(factory=dict)
+    dropped: frozenset[int] = frozenset()
+
+
+def _unexplained(plan: Plan, reply: Reply, views: dict[str, dict[int, Read]]) -> list[bool]:
+    """Which of (legacy, item) list views of a failed verified delete need a get."""
+    if not plan.verified or reply.ok or reply.ambiguous:
+        return [False, False]
+    if RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
+        return [False, False]  # it will be sent again, with fresh lists
+    return [
+        views.get(key, {}).get(plan.lead_id) == Read(ReadState.NOT_FOUND)
+        for key in (_LEGACY_BEFORE, _ITEM_BEFORE)
+    ]
+
+
+def reread_for(plans: list[Plan], replies: dict[str, Reply]) -> Reread:
+    """The gets for the failed verified deletes that the chunk's lists left unexplained."""
+    views = _views(plans, replies)
+    commands: dict[str, Command] = {}
+    keys: dict[int, tuple[str | None, str | None]] = {}
+    dropped: set[int] = set()
+    for plan in plans:
+        wanted = _unexplained(plan, replies[plan.key], views)
+        if not any(wanted):
+            continue
+        if len(commands) + sum(wanted) > BATCH_LIMIT:
+            dropped.add(plan.index)
+            continue
+        pair: list[str | None] = [None, None]
+        for n, (family, need) in enumerate(zip((LEGACY, ITEM), wanted, strict=True)):
+            if need:
+                pair[n] = f"{('lg', 'ig')[n]}{plan.index}"
+                commands[pair[n]] = family.get(plan.lead_id)  # type: ignore[index]
+        keys[plan.index] = (pair[0], pair[1])
+    return Reread(commands, keys, frozenset(dropped))
+
+
+def split_answer(
+    plans: list[Plan],
+    replies: dict[str, Reply],
+    reread: Reread | None = None,
+    reread_replies: dict[str, Reply] | None = None,
+) -> dict[int, tuple[Reply, VerificationReads | None]]:
+    """Each plan's delete reply and, for verified plans, its reads; keyed by plan index.
+
+    Args:
+        reread: the gets sent after the chunk (:func:`reread_for`), and their replies.
+    """
+    views = _views(plans, replies)
+    reread = reread or Reread()
+    again = reread_replies or {}
     answer: dict[int, tuple[Reply, VerificationReads | None]] = {}
     for plan in plans:
         reads = None
-        if plan.verified:
+        if plan.verified and plan.index not in reread.dropped:
             after_key = _ITEM_AFTER if plan.route.route is Route.LEGACY else _LEGACY_AFTER
+            legacy_key, item_key = reread.keys.get(plan.index, (None, None))
             reads = VerificationReads(
-                legacy_before=views[_LEGACY_BEFORE][plan.lead_id],
-                item_before=views[_ITEM_BEFORE][plan.lead_id],
+                legacy_before=Read.from_get(again[legacy_key])
+                if legacy_key is not None
+                else views[_LEGACY_BEFORE][plan.lead_id],
+                item_before=Read.from_get(again[item_key])
+                if item_key is not None
+                else views[_ITEM_BEFORE][plan.lead_id],
                 other_after=views.get(after_key, {}).get(plan.lead_id),
             )
         answer[plan.index] = (replies[plan.key], reads)

@@ -2,22 +2,28 @@
 
 It starts a local portal, creates leads, deletes them through every stage, and prints the
 normalized results, the requests each delete made, and the differences found, including
-scenarios where the two routes really behave differently.
+scenarios where the two routes really behave differently. Every delete and difference also goes
+to an evidence log in a temporary directory, and the demo ends with what ``b24shim report``
+concludes from it.
 """
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Iterable
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 import attrs
 
+from b24shim import report
 from b24shim.emulator import Emulator
 from b24shim.errors import LegacyRouteWarning
 from b24shim.flags import Stage
 from b24shim.result import DeleteResult, Difference
 from b24shim.shim import LeadShim
+from b24shim.sinks import JsonlDifferenceSink
 
 __all__ = ["run_demo"]
 
@@ -45,7 +51,11 @@ def _table(rows: list[_Row]) -> list[str]:
     for row in rows:
         result = row.result
         status, body = result.to_legacy()
-        legacy = f"{status} {body.get('result', body.get('error_description'))!r}"
+        if "result" in body:
+            legacy = f"{status} {body['result']!r}"
+        else:
+            code = body.get("error") or '""'
+            legacy = f"{status} {code} {body.get('error_description')!r}"
         kinds = ", ".join(d.kind + ("!" if d.behavioral else "") for d in result.differences) or "-"
         cells.append(
             (
@@ -68,11 +78,28 @@ def _table(rows: list[_Row]) -> list[str]:
     return lines
 
 
+class _Evidence:
+    """Keeps the differences for the table and writes every record to the evidence log."""
+
+    def __init__(self, sink: JsonlDifferenceSink, differences: list[Difference]) -> None:
+        self.sink = sink
+        self.differences = differences
+
+    def __call__(self, difference: Difference) -> None:
+        self.differences.append(difference)
+        self.sink(difference)
+
+    def record_delete(self, result: DeleteResult, **details: Any) -> None:
+        self.sink.record_delete(result, **details)
+
+
 class _Demo:
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], log: Path) -> None:
         self.out = out
         self.rows: list[_Row] = []
         self.differences: list[Difference] = []
+        self.log = log
+        self.evidence = _Evidence(JsonlDifferenceSink(log), self.differences)
 
     def delete(self, portal: Emulator, shim: LeadShim, scenario: str, lead_id: int) -> None:
         before = len(portal.requests)
@@ -89,7 +116,7 @@ class _Demo:
             )
 
     def shim(self, webhook: str, stage: Stage) -> LeadShim:
-        return LeadShim(webhook, stage=stage, on_difference=self.differences.append)
+        return LeadShim(webhook, stage=stage, on_difference=self.evidence)
 
 
 def _scenarios(demo: _Demo) -> None:
@@ -140,10 +167,29 @@ def _scenarios(demo: _Demo) -> None:
         )
 
 
+def _verdict(demo: _Demo) -> None:
+    """What ``b24shim report`` says about the evidence the demo just wrote."""
+    demo.evidence.sink.close()
+    with demo.log.open("rb") as log:
+        data = report.summarize(log).to_dict()
+    write = demo.out.write
+    write(f"\nb24shim report on this run's evidence log ({data['deletes']} deletes):\n")
+    write(f"  verdict: {data['verdict'].upper()}: {data['summary']}\n")
+    for note in data["notes"]:
+        write(f"  note: {note}\n")
+    write(
+        "  (a real migration gathers thousands of verified deletes per stage; see MIGRATION.md, "
+        "'Proving the switch safe')\n"
+    )
+
+
 def run_demo(out: IO[str]) -> int:
     """Run the demo, writing its report to ``out``; returns the exit status."""
-    with warnings.catch_warnings():
-        # The demo uses the legacy route on purpose; the table shows it.
-        warnings.simplefilter("ignore", LegacyRouteWarning)
-        _scenarios(_Demo(out))
+    with tempfile.TemporaryDirectory(prefix="b24shim-demo-") as folder:
+        demo = _Demo(out, Path(folder) / "evidence.jsonl")
+        with warnings.catch_warnings():
+            # The demo uses the legacy route on purpose; the table shows it.
+            warnings.simplefilter("ignore", LegacyRouteWarning)
+            _scenarios(demo)
+        _verdict(demo)
     return 0

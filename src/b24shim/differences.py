@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
+from b24shim import telemetry
 from b24shim._describe import describe
 from b24shim._envelope import Reply
+from b24shim._not_found import CORE, NotFoundForm
 from b24shim.codes import ErrorCode
 from b24shim.flags import Stage
-from b24shim.result import LEGACY_ERROR_TEXT, Difference, Outcome, Route
+from b24shim.result import LEGACY_ERROR_TEXT, DeleteResult, Difference, Outcome, Route
 from b24shim.routes import Read, ReadState, answer_of
 
 __all__ = [
@@ -36,8 +38,14 @@ logger = logging.getLogger("b24shim.differences")
 DifferenceCallback = Callable[[Difference], object]
 
 
-def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Difference]:
-    """The non-behavioural differences of an item-route delete answer from legacy's."""
+def shape_differences(
+    lead_id: int, stage: Stage, reply: Reply, not_found: NotFoundForm = CORE
+) -> list[Difference]:
+    """The non-behavioural differences of an item-route delete answer from legacy's.
+
+    Args:
+        not_found: this portal's legacy not-found answer (learnt or set).
+    """
     if reply.ok:
         return [
             Difference(
@@ -54,7 +62,10 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
     error = reply.error
     if error is None or error.code not in LEGACY_ERROR_TEXT:
         return []
-    legacy = {"status": 400, "error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
+    form = NotFoundForm(400, "", LEGACY_ERROR_TEXT[error.code])
+    if error.code is ErrorCode.NOT_FOUND:
+        form = not_found
+    legacy = form.answer()
     status = f" (HTTP {error.http_status})" if error.http_status is not None else ""
     item = answer_of(reply)
     if item == legacy:
@@ -69,7 +80,7 @@ def shape_differences(lead_id: int, stage: Stage, reply: Reply) -> list[Differen
             item=item,
             detail=f"{error.code.value}: crm.item.delete answered error {error.raw_code!r} "
             f"{error.description!r}{status} where crm.lead.delete answers "
-            f"'' {LEGACY_ERROR_TEXT[error.code]!r} (HTTP 400)",
+            f"{form.error!r} {form.description!r} (HTTP {form.status})",
         )
     ]
 
@@ -227,10 +238,32 @@ def verification_differences(
 
 
 class DifferenceReporter:
-    """Logs each difference once and passes it to the user's callback."""
+    """Logs each difference once and passes it to the user's callback; records every delete.
+
+    Every difference and every concluded delete also goes to OpenTelemetry
+    (:mod:`b24shim.telemetry`). When ``on_difference`` has a ``record_delete`` method (as
+    :class:`~b24shim.sinks.JsonlDifferenceSink` has), it is called for every delete too, so the
+    evidence log counts the clean deletes as well as the differences.
+    """
 
     def __init__(self, on_difference: DifferenceCallback | None = None) -> None:
         self.on_difference = on_difference
+        self._record_delete: Callable[..., object] | None = getattr(
+            on_difference, "record_delete", None
+        )
+
+    def deleted(
+        self, result: DeleteResult, *, verified: bool, started: float | None, finished: float
+    ) -> None:
+        """Record one concluded delete; a failing sink is logged, never raised."""
+        telemetry.record_delete(result, verified=verified, started=started, finished=finished)
+        if self._record_delete is None:
+            return
+        duration = None if started is None else max(0.0, finished - started)
+        try:
+            self._record_delete(result, verified=verified, duration=duration)
+        except Exception:
+            logger.exception("recording the delete of lead %s failed", result.lead_id)
 
     def report(self, differences: Iterable[Difference]) -> None:
         """Log and hand over ``differences``; a failing callback is logged, never raised."""
@@ -244,6 +277,7 @@ class DifferenceReporter:
                 difference.detail,
                 extra={"b24shim_difference": difference},
             )
+            telemetry.record_difference(difference)
             if self.on_difference is None:
                 continue
             try:

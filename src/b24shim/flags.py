@@ -50,6 +50,7 @@ __all__ = [
     "StagePolicy",
     "bucket_of",
     "parse_stage",
+    "verify_bucket_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,15 @@ def parse_stage(value: object, *, setting: str = "stage") -> Stage:
 def bucket_of(lead_id: int) -> int:
     """The lead's rollout bucket, 0..99. Fixed forever: see the module docstring."""
     return zlib.crc32(str(lead_id).encode()) % 100
+
+
+def verify_bucket_of(lead_id: int) -> int:
+    """The lead's verification-sampling bucket, 0..99 (``verify_percent``). Fixed forever.
+
+    A bucket of its own (crc32 of ``"verify:<id>"``), independent of :func:`bucket_of`, so that
+    sampling 10% of the checks does not pick the same leads as a 10% item rollout.
+    """
+    return zlib.crc32(b"verify:" + str(lead_id).encode()) % 100
 
 
 @attrs.frozen
@@ -180,15 +190,15 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
 
-def env_percent(value: str) -> int:
-    """``B24SHIM_ITEM_PERCENT``: 0..100, 100 when empty."""
+def env_percent(value: str, setting: str = "B24SHIM_ITEM_PERCENT") -> int:
+    """``B24SHIM_ITEM_PERCENT`` (or another percentage ``setting``): 0..100, 100 when empty."""
     text = value.strip()
     if not text:
         return 100
     if not text.isascii() or not text.isdigit() or int(text) > 100:
         raise ConfigError(
-            "B24SHIM_ITEM_PERCENT",
-            f"B24SHIM_ITEM_PERCENT must be an integer 0..100, got {text[:20]!r}",
+            setting,
+            f"{setting} must be an integer 0..100, got {text[:20]!r}",
         )
     return int(text)
 

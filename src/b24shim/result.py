@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from b24shim import errors
+from b24shim._not_found import CORE, NotFoundForm
 from b24shim.codes import ErrorCode
 from b24shim.flags import Stage
 
@@ -232,6 +233,11 @@ class DeleteResult:
     method: str = attrs.field(
         kw_only=True, default=attrs.Factory(lambda self: self.route.method, takes_self=True)
     )
+    #: This portal's legacy not-found answer, for ``to_legacy()`` on the item route (the shim
+    #: sets it from ``legacy_not_found``; None means the current portals' ``ERROR_CORE`` form).
+    legacy_not_found: NotFoundForm | None = attrs.field(
+        kw_only=True, default=None, eq=False, repr=False
+    )
 
     @ok.validator
     def _check_ok(self, _: attrs.Attribute[bool], value: bool) -> None:
@@ -261,10 +267,12 @@ class DeleteResult:
         """The HTTP status and JSON body ``crm.lead.delete`` would have given.
 
         For the legacy route, the portal's own status and body. For the item route, success
-        becomes ``true``, and ``INVALID_ID``, ``ACCESS_DENIED`` and ``NOT_FOUND`` become the
-        legacy proxy's empty-code errors; system errors pass through with their own code,
-        description and status. ``ALREADY_ABSENT`` (a retried delete found the lead gone after
-        an ambiguous failure) answers success on both routes: the lead is gone, as asked.
+        becomes ``true``, ``INVALID_ID`` and ``ACCESS_DENIED`` become the legacy proxy's
+        empty-code errors, and ``NOT_FOUND`` becomes this portal's own legacy not-found answer
+        (``legacy_not_found``, learnt or set on the shim); system errors pass through with
+        their own code, description and status. ``ALREADY_ABSENT`` (a retried delete found the
+        lead gone after an ambiguous failure) answers success on both routes: the lead is gone,
+        as asked.
         """
         if self.ok:
             body: dict[str, Any] = {"result": True}
@@ -286,6 +294,9 @@ class DeleteResult:
             status = _STATUS_OF.get(error.code, 400)
         if self.route is Route.LEGACY and _is_error_body(self.raw):
             return status, dict(self.raw)
+        if error.code is ErrorCode.NOT_FOUND and self.route is Route.ITEM:
+            form = self.legacy_not_found or CORE
+            return form.status, form.body()
         if error.code in LEGACY_ERROR_TEXT and (self.route is Route.ITEM or not self.raw):
             return 400, {"error": "", "error_description": LEGACY_ERROR_TEXT[error.code]}
         return status, {"error": error.raw_code, "error_description": error.description}

@@ -22,9 +22,10 @@ import cachetools
 import requests
 
 from b24shim._envelope import Reply
+from b24shim._not_found import LegacyNotFound
 from b24shim._plan import Plan
 from b24shim._variables import unknown_variables
-from b24shim.bulk import Chunker, batch_for, split_answer
+from b24shim.bulk import Chunker, batch_for, reread_for, split_answer
 from b24shim.codes import JOB_STOPPING, ErrorCode
 from b24shim.credentials import DEFAULT_TOKEN_URL, Credentials, OAuth, Webhook
 from b24shim.differences import (
@@ -36,7 +37,15 @@ from b24shim.differences import (
     verification_differences,
 )
 from b24shim.errors import B24ShimWarning, ConfigError, InvalidLeadId, LegacyRouteWarning
-from b24shim.flags import Stage, StagePolicy, StageSource, env_percent, env_switch, parse_stage
+from b24shim.flags import (
+    Stage,
+    StagePolicy,
+    StageSource,
+    env_percent,
+    env_switch,
+    parse_stage,
+    verify_bucket_of,
+)
 from b24shim.ids import parse_lead_id
 from b24shim.limits import Clock, RateLimit
 from b24shim.result import DeleteResult, Difference, ErrorInfo, Outcome, Route
@@ -113,6 +122,13 @@ class LeadShim:
         retry: a :class:`~b24shim.retry.RetryPolicy`.
         fallback_ttl: seconds a portal that lacks ``crm.item.*`` is remembered as such.
         clock: where time is read and waited (tests pass a manual clock).
+        verify_percent: 0..100, the share of deletes at the verified stages (by a fixed crc32
+            bucket of their own) that get the read checks; the others are plain deletes
+            through the stage's route, recorded as not verified.
+        legacy_not_found: ``"auto"`` (learn this portal's legacy not-found answer from the
+            ``crm.lead.delete`` answers seen, assuming the current portals' ``ERROR_CORE``
+            form until then), ``"docs"`` or ``"core"``: what ``to_legacy()`` gives for a lead
+            the item route did not find.
 
     Raises:
         ConfigError: a bad setting, naming it and the allowed values.
@@ -133,6 +149,8 @@ class LeadShim:
         retry: RetryPolicy | None = None,
         fallback_ttl: float = DEFAULT_FALLBACK_TTL,
         clock: Clock | None = None,
+        verify_percent: int = 100,
+        legacy_not_found: str = "auto",
     ) -> None:
         if isinstance(credentials, str):
             credentials = Webhook(credentials)
@@ -147,6 +165,17 @@ class LeadShim:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigError("rate_limit", "rate_limit must be a RateLimit or None")
         self.policy = StagePolicy(stage, item_percent, kill_switch)
+        if (
+            isinstance(verify_percent, bool)
+            or not isinstance(verify_percent, int)
+            or not 0 <= verify_percent <= 100
+        ):
+            raise ConfigError(
+                "verify_percent",
+                f"verify_percent must be an integer 0..100, got {verify_percent!r}",
+            )
+        self.verify_percent = verify_percent
+        self._not_found = LegacyNotFound(legacy_not_found)
         self.transport = Transport(
             credentials,
             session=session,
@@ -195,6 +224,11 @@ class LeadShim:
     def item_percent(self) -> int:
         """The share of leads, 0..100, that take the item route at the item stages."""
         return self.policy.item_percent
+
+    @property
+    def legacy_not_found(self) -> str:
+        """The ``legacy_not_found`` setting: ``"auto"``, ``"docs"`` or ``"core"``."""
+        return self._not_found.setting
 
     @property
     def kill_switch(self) -> bool:
@@ -294,11 +328,23 @@ class LeadShim:
         """The stage of ``lead_id`` and the route that will delete it."""
         choice = self.policy.choose(lead_id)
         stage = choice.stage
+        started = self.transport.clock.time()
+        sampled = not stage.verified or verify_bucket_of(lead_id) < self.verify_percent
         if not stage.uses_item:
-            return Plan(index, lead_id, stage, LEGACY, held_back=choice.held_back)
+            return Plan(
+                index,
+                lead_id,
+                stage,
+                LEGACY,
+                held_back=choice.held_back,
+                sampled=sampled,
+                started=started,
+            )
         if self._item_known_missing():
-            return Plan(index, lead_id, stage, LEGACY, fell_back=True)
-        return Plan(index, lead_id, stage, ITEM)
+            return Plan(
+                index, lead_id, stage, LEGACY, fell_back=True, sampled=sampled, started=started
+            )
+        return Plan(index, lead_id, stage, ITEM, sampled=sampled, started=started)
 
     def _conclude(
         self,
@@ -311,6 +357,8 @@ class LeadShim:
         """Normalize the final answer for ``plan``; report its differences."""
         reply = plan.route.check_delete(reply)
         outcome = outcome or plan.route.outcome(reply)
+        if plan.route is LEGACY:
+            self._not_found.observe(reply.code, reply.raw, reply.http_status)
         found: list[Difference] = []
         if plan.fell_back:
             found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
@@ -319,7 +367,7 @@ class LeadShim:
                 plan.lead_id, plan.stage, plan.route.route, reads, reply, outcome
             )
         if plan.route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply)
+            found += shape_differences(plan.lead_id, plan.stage, reply, self._not_found.form)
         result = DeleteResult(
             lead_id=plan.lead_id,
             outcome=outcome,
@@ -329,8 +377,15 @@ class LeadShim:
             time=reply.time,
             raw=reply.raw,
             differences=tuple(found),
+            legacy_not_found=self._not_found.form,
         )
         self.reporter.report(found)
+        self.reporter.deleted(
+            result,
+            verified=reads is not None and plan.verified,
+            started=plan.started,
+            finished=self.transport.clock.time(),
+        )
         if plan.legacy_by_choice:
             _warn_legacy_once()
         return result
@@ -438,7 +493,11 @@ class LeadShim:
         return {plan.index: (replies["delete"], reads)}
 
     def _send_chunk(self, plans: list[Plan]) -> dict[int, tuple[Reply, VerificationReads | None]]:
-        return split_answer(plans, self.transport.batch(batch_for(plans)))
+        replies = self.transport.batch(batch_for(plans))
+        reread = reread_for(plans, replies)
+        # At most one extra request, only when a verified delete failed unexplained (bulk.py).
+        again = self.transport.batch(reread.commands) if reread.commands else {}
+        return split_answer(plans, replies, reread, again)
 
     def _run_chunk(self, plans: list[Plan]) -> dict[int, DeleteResult]:
         results = self._execute(plans, self._send_chunk)
@@ -520,6 +579,8 @@ class _Settings(TypedDict, total=False):
     kill_switch: bool
     timeout: Timeout
     rate_limit: RateLimit | None
+    verify_percent: int
+    legacy_not_found: str
 
 
 def _settings_from_env(env: Mapping[str, str]) -> _Settings:
@@ -545,6 +606,14 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
                 f"got {timeout[:20]!r}",
             )
         settings["timeout"] = seconds
+    if env.get("B24SHIM_VERIFY_PERCENT", "").strip():
+        settings["verify_percent"] = env_percent(
+            env["B24SHIM_VERIFY_PERCENT"], "B24SHIM_VERIFY_PERCENT"
+        )
+    if env.get("B24SHIM_LEGACY_NOT_FOUND", "").strip():
+        settings["legacy_not_found"] = LegacyNotFound(
+            env["B24SHIM_LEGACY_NOT_FOUND"], name="B24SHIM_LEGACY_NOT_FOUND"
+        ).setting
     if "B24SHIM_RATE_LIMIT" in env:
         settings["rate_limit"] = RateLimit.parse(
             env["B24SHIM_RATE_LIMIT"], setting="B24SHIM_RATE_LIMIT"

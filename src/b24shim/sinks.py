@@ -1,10 +1,21 @@
-"""Where differences go besides the log: a JSON-lines file for ``b24shim report``.
+"""The evidence log: a JSON-lines file of every delete and every difference, for ``b24shim report``.
 
-``JsonlDifferenceSink`` is a callable for ``LeadShim(on_difference=...)``. Each
-:class:`~b24shim.Difference` becomes one line: ``Difference.to_dict()`` plus ``"ts"``, the
-ISO-8601 UTC time it was written. Many threads and many processes may append to the same file
-at once: the file is opened with ``O_APPEND`` and each line is written with a single
-``os.write`` (under a lock within the process), so lines never interleave.
+``JsonlDifferenceSink`` is a callable for ``LeadShim(on_difference=...)`` (or
+``B24SHIM_DIFFERENCE_LOG``). It writes two kinds of line, each with ``"ts"``, the ISO-8601 UTC
+time it was written:
+
+- ``{"record": "delete", "lead_id", "stage", "route", "outcome", "verified", "code",
+  "duration_ms", "ts"}`` for every delete the shim concludes (``verified``: the checks of a
+  verified stage ran for it; ``code``: the canonical error code, null when ok), about 200 bytes
+  at most;
+- ``{"record": "difference", ...Difference.to_dict(), "ts"}`` for every difference.
+
+Logs written before delete records existed hold differences without ``record``; the report
+reads those lines as differences.
+
+Many threads and many processes may append to the same file at once: the file is opened with
+``O_APPEND`` and each line is written with a single ``os.write`` (under a lock within the
+process), so lines never interleave.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 
 from b24shim.errors import ConfigError
-from b24shim.result import Difference
+from b24shim.result import DeleteResult, Difference
 
 __all__ = ["DIFFERENCE_LOG_VARIABLE", "JsonlDifferenceSink"]
 
@@ -83,9 +94,40 @@ class JsonlDifferenceSink:
             ValueError: the sink was closed.
             OSError: the write failed (the shim catches and logs it).
         """
-        record = difference.to_dict()
+        self._append({"record": "difference", **difference.to_dict()})
+
+    def record_delete(
+        self, result: DeleteResult, *, verified: bool, duration: float | None = None
+    ) -> None:
+        """Append one delete record (the shim calls this for every delete it concludes).
+
+        Args:
+            result: the concluded delete.
+            verified: the checks of a verified stage ran for it.
+            duration: seconds from the start of the delete to its result, when known.
+
+        Raises:
+            ValueError: the sink was closed.
+            OSError: the write failed (the shim catches and logs it).
+        """
+        self._append(
+            {
+                "record": "delete",
+                "lead_id": result.lead_id,
+                "stage": result.stage.value,
+                "route": result.route.value,
+                "outcome": result.outcome.value,
+                "verified": verified,
+                "code": None if result.error is None else result.error.code.value,
+                "duration_ms": None if duration is None else round(duration * 1000, 3),
+            }
+        )
+
+    def _append(self, record: dict[str, object]) -> None:
         record["ts"] = self._clock().astimezone(timezone.utc).isoformat(timespec="microseconds")
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        # Compact separators: a delete record stays well under 200 bytes.
+        text = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+        data = (text + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"the differences log {self.path!r} is closed")
