@@ -448,10 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="summarize a differences log (B24SHIM_DIFFERENCE_LOG)",
-        description="Summarize a JSON-lines differences log: counts by kind and stage, first "
-        "and last seen, example lead ids, and a verdict. Exit status 0: no behavioural "
-        "differences; 1: some; 2: the file cannot be read.",
+        help="is the switch proven safe? a verdict on evidence logs (B24SHIM_DIFFERENCE_LOG)",
     )
     report_cli.add_arguments(report)
     report.set_defaults(handler=report_cli.run)
