@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 import responses
 import urllib3.exceptions
 from responses import matchers
 
-from b24shim import ConfigError, ErrorCode, OAuth, Webhook
+from b24shim import ConfigError, ErrorCode, LeadShim, OAuth, Webhook
 from b24shim.transport import Transport, encode_query
 from conftest import WEBHOOK
 from portal_answers import TIME
@@ -316,3 +318,39 @@ def test_bad_webhook_urls_are_config_errors_without_the_code(url: str) -> None:
 )
 def test_plain_http_is_allowed_for_loopback(url: str) -> None:
     assert Webhook(url).base_url.startswith("http://")
+
+
+def test_the_shims_own_session_reads_proxies_and_ca_bundle_once_at_start(
+    monkeypatch: pytest.MonkeyPatch, portal: responses.RequestsMock
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.net:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    shim = LeadShim(WEBHOOK, rate_limit=None)
+    portal.post(WEBHOOK + "crm.lead.delete.json", json={"result": True})
+    seen: list[dict[str, object]] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def send(adapter: Any, request: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real_send(adapter, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    # A change after the shim was built is not picked up: build a new shim for that.
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example.net:8080")
+    assert shim.delete_lead(5).ok
+    assert shim.transport.session.trust_env is False
+    assert seen[0]["proxies"] == {"https": "http://proxy.example.net:3128"}
+    assert seen[0]["verify"] == "/etc/ssl/company-ca.pem"
+    monkeypatch.setenv("NO_PROXY", "portal.example.com")
+    portal.post(WEBHOOK + "crm.lead.delete.json", json={"result": True})
+    assert LeadShim(WEBHOOK, rate_limit=None).delete_lead(6).ok
+    assert seen[1]["proxies"] == {}
+
+
+def test_a_session_passed_in_keeps_requests_own_environment_handling() -> None:
+    session = requests.Session()
+    shim = LeadShim(WEBHOOK, session=session)
+    assert shim.transport.session is session
+    assert session.trust_env is True

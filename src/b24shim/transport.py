@@ -10,6 +10,7 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -113,12 +114,14 @@ class Transport:
     ) -> None:
         install_urllib3_filter()
         self.credentials = credentials
+        # Proxies per destination; None: requests reads the environment itself, on each call.
+        self._proxies: dict[str, str] | None = None
+        self._token_proxies: dict[str, str] | None = None
         if session is None:
-            session = requests.Session()
-            # Room for many threads sharing one shim without discarding connections.
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session = _own_session()
+            self._proxies = _environ_proxies(credentials.base_url)
+            if isinstance(credentials, OAuth):
+                self._token_proxies = _environ_proxies(credentials.token_url)
         self.session = session
         self.timeout = timeout
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -223,7 +226,11 @@ class Transport:
         redact = credentials.redact
         try:
             response = self.session.get(
-                credentials.token_url, params=params, timeout=self.timeout, allow_redirects=False
+                credentials.token_url,
+                params=params,
+                timeout=self.timeout,
+                allow_redirects=False,
+                proxies=self._token_proxies,
             )
             if 300 <= response.status_code < 400:
                 return _auth_failure(
@@ -279,7 +286,7 @@ class Transport:
             # Never follow a redirect: requests would re-post the body (auth included) to
             # whatever host the Location names, and trust its answer.
             response = self.session.post(
-                url, json=body, timeout=self.timeout, allow_redirects=False
+                url, json=body, timeout=self.timeout, allow_redirects=False, proxies=self._proxies
             )
             content = response.content
         except requests.RequestException as exc:
@@ -320,6 +327,37 @@ class Transport:
             extra={"b24shim_method": method},
         )
         return reply
+
+
+def _own_session() -> requests.Session:
+    """The session a shim makes for itself, with the environment read once, now.
+
+    A default ``requests.Session`` re-reads the proxy variables (and ``NO_PROXY``) and the CA
+    bundle variables from ``os.environ`` on every call: two scans of the environment, about
+    30% of a keep-alive call on loopback. The shim's own session takes them once, when the
+    shim is built (``trust_env=False``, with the proxies passed per call and
+    ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` as ``verify``): a changed environment is
+    picked up by building a new shim. A session you pass in keeps requests' own behaviour.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    # Room for many threads sharing one shim without discarding connections.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _environ_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment names for ``url`` (none when ``NO_PROXY`` covers it)."""
+    return {
+        scheme: proxy
+        for scheme, proxy in requests.utils.get_environ_proxies(url).items()
+        if scheme != "no"
+    }
 
 
 def _redirected(response: requests.Response, url: str, redact: Callable[[str], str]) -> str:
