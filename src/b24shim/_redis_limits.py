@@ -72,7 +72,8 @@ if ARGV[2] ~= '' then now = tonumber(ARGV[2]) - 1700000000 end
 local op = ARGV[1]
 
 if op == 'take' then
-  -- KEYS[1] bucket; ARGV: rate, burst, seed level (used when the bucket is new), ttl ms, slack
+  -- KEYS[1] bucket; ARGV: rate, burst, this worker's estimate of the level (the level of a
+  -- new bucket; with ARGV[9] == '1' a floor), ttl ms, slack, longest hold
   local rate, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
   local slack = tonumber(ARGV[7])
   local s = redis.call('HMGET', KEYS[1], 'level', 'stamp', 'hold', 'since', 'cycle')
@@ -89,6 +90,10 @@ if op == 'take' then
   if hold == 0 then
     level = math.max(0, level - math.max(0, now - stamp) * rate)
     stamp = math.max(stamp, now)
+  end
+  if ARGV[9] == '1' then
+    -- Back from local limits: what this worker sent meanwhile is in the portal's bucket too.
+    level = math.max(level, tonumber(ARGV[5]))
   end
   if level + 1 > burst + slack then
     return {0, num((level + 1 - burst) / rate)}
@@ -172,6 +177,10 @@ def _display_url(url: str) -> str:
     return parts._replace(netloc=f"{user}@{host}").geturl()
 
 
+class _BadUrl(ValueError):
+    """What is wrong with a Redis URL, in words that never quote it."""
+
+
 def _client_from_url(url: str, timeout: float, setting: str) -> tuple[redis.Redis, str]:
     """A redis-py client for ``url`` (checked now, connected on first use) and its display."""
     try:
@@ -185,13 +194,17 @@ def _client_from_url(url: str, timeout: float, setting: str) -> tuple[redis.Redi
     expected = "redis://[[user]:password@]host[:port][/db], rediss://... or unix:///path"
     try:
         shown = _display_url(url)
+    except ValueError:  # a port that is not a number, say: the URL cannot be masked
+        shown = url[:80] if "@" not in url else "<hidden: it may contain a password>"
+    try:
         parts = urlsplit(url)
+        database = parts.path.strip("/")
         if parts.scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"its scheme is {parts.scheme or 'missing'}")
+            raise _BadUrl(f"its scheme is {parts.scheme or 'missing'}")
         if parts.scheme != "unix" and not parts.hostname:
-            raise ValueError("it names no host")
-        if parts.scheme != "unix" and not parts.path.strip("/").isdigit() and parts.path.strip("/"):
-            raise ValueError("the database after the host must be a number, such as /0")
+            raise _BadUrl("it names no host")
+        if parts.scheme != "unix" and database and not database.isdigit():
+            raise _BadUrl("the database after the host must be a number, such as /0")
         client = redis_module.Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -201,9 +214,9 @@ def _client_from_url(url: str, timeout: float, setting: str) -> tuple[redis.Redi
             retry=Retry(NoBackoff(), 0),
         )
     except ValueError as exc:
-        # The URL may carry a password: show it only when it cannot.
-        reason = str(exc) if "@" not in url else "see the form above"
-        shown = url[:80] if "@" not in url else "<hidden: it may contain a password>"
+        # redis-py's and urllib's own messages may quote the URL, password and all.
+        ours = isinstance(exc, _BadUrl) or "@" not in url
+        reason = str(exc) if ours else "it could not be read"
         raise ConfigError(
             setting, f"{setting} must look like {expected}; {reason} (got {shown!r})"
         ) from None
@@ -245,6 +258,12 @@ class _Link:
             until = self._down_until
         return until is None or self._clock.time() >= until
 
+    @property
+    def healthy(self) -> bool:
+        """Whether the last try reached Redis."""
+        with self._lock:
+            return self._down_until is None
+
     def run(self, op: str, keys: Sequence[str], args: Sequence[_Arg] = ()) -> Any:
         """Run ``op`` of the script; None (after logging) when Redis did not answer."""
         import redis as redis_module  # noqa: PLC0415 - present: a client was made
@@ -271,7 +290,7 @@ class _Link:
             refused = isinstance(exc, redis_module.ResponseError)  # read-only, out of memory...
             logger.warning(
                 "Redis at %s %s (%s: %s): this process keeps the portal's limits "
-                "locally until it does, and tries it again every %.0f s",
+                "locally until it does, and tries it again every %g s",
                 self.shown,
                 "refused the shim's script" if refused else "did not answer",
                 type(exc).__name__,
@@ -337,6 +356,7 @@ class _SharedBucket(LeakyBucket):
                         self._ttl_ms,
                         repr(_SLACK),
                         repr(_HOLD_MAX),
+                        int(self._local),
                     ],
                 )
             if answer is None:
@@ -551,8 +571,8 @@ class RedisLimits:
 
     @property
     def available(self) -> bool:
-        """False while Redis did not answer and the limits are local (until ``retry_after``)."""
-        return self._link.up
+        """False from a try Redis did not answer to the next one it does: limits are local."""
+        return self._link.healthy
 
     def ping(self) -> bool:
         """Whether Redis answers now (for health checks; never raises)."""
