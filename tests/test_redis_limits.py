@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -42,8 +43,6 @@ class RecordingClock(Clock):
         self.sleeps: list[float] = []
 
     def time(self) -> float:
-        import time  # noqa: PLC0415
-
         return time.time() + self.skew
 
     def sleep(self, seconds: float) -> None:

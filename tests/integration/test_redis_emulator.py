@@ -17,7 +17,7 @@ import redis
 from b24shim import LeadShim, Outcome
 from b24shim.emulator import Emulator
 from b24shim.limits import RateLimit, RedisLimits
-from redis_server import RedisServer
+from redis_server import RedisServer, free_port
 from worker_job import JobFigures, delete_in_workers, figures_from_journal
 
 Factory = Callable[..., Emulator]
@@ -121,3 +121,22 @@ def test_redis_failing_mid_job_loses_no_delete(
     assert sum("did not answer" in m for m in messages) == 1
     assert sum("answers again" in m for m in messages) == 1
     assert limits.available is True
+
+
+def test_a_redis_that_never_answers_still_deletes_everything_at_the_local_pace(
+    b24_emulator_factory: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    portal = b24_emulator_factory(rate=RATE, burst=10)
+    ids = [portal.add_lead({"TITLE": f"c{i}"}) for i in range(1000)]
+    portal.reset_counters()
+    limits = RedisLimits(f"redis://127.0.0.1:{free_port()}/0", retry_after=0.2)
+    shim = LeadShim(
+        portal.admin_webhook, stage="item", rate_limit=RateLimit(RATE, 10), shared=limits
+    )
+    with caplog.at_level(logging.WARNING, logger="b24shim"):
+        outcomes = [result.outcome for result in shim.delete_leads(ids)]
+    assert outcomes == [Outcome.DELETED] * 1000
+    figures = figures_from_journal(journal(portal), rate=RATE, burst=10)
+    assert (figures.requests, figures.refused) == (20, 0)
+    (warning,) = caplog.records  # one, however many times it was tried again
+    assert warning.getMessage().startswith(f"Redis at {limits.url} did not answer")
