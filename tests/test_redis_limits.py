@@ -489,3 +489,26 @@ def test_shared_must_be_shared_limits() -> None:
         LeadShim(WEBHOOK, shared="redis://localhost")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"a Redis URL or a redis\.Redis client, got int"):
         RedisLimits(6379)  # type: ignore[arg-type]
+
+
+def test_a_redis_that_refuses_writes_means_local_limits_too(
+    own_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    limits = shared(own_server.url, prefix, clock)
+    bucket = limits.bucket(PORTAL, RateLimit(2.0, 50), clock)
+    admin = redis.Redis.from_url(own_server.url)
+    admin.config_set("maxmemory", 1)  # every write is refused: OOM
+    try:
+        with caplog.at_level(logging.WARNING, logger="b24shim"):
+            assert send(bucket) == 0.0
+        assert limits.available is False
+        (warning,) = caplog.records
+        assert "refused the shim's script" in warning.getMessage()
+        assert "OutOfMemoryError" in warning.getMessage()
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    clock.sleep(2.0)
+    send(bucket)
+    assert limits.available is True

@@ -242,6 +242,10 @@ class _Link:
         self.shown = shown
         self.retry_after = retry_after
         self._clock = clock
+        import redis as redis_module  # noqa: PLC0415 - present: a client was made
+
+        self._errors = (redis_module.RedisError, OSError)
+        self._refusal = redis_module.ResponseError  # read-only replica, out of memory...
         self._script = client.register_script(_SCRIPT)
         password = _password_of(client)
         self._redact = Redactor([password] if password else [])
@@ -266,14 +270,12 @@ class _Link:
 
     def run(self, op: str, keys: Sequence[str], args: Sequence[_Arg] = ()) -> Any:
         """Run ``op`` of the script; None (after logging) when Redis did not answer."""
-        import redis as redis_module  # noqa: PLC0415 - present: a client was made
-
         if not self.up:
             return None
         pinned = "" if self.pinned_time is None else repr(self.pinned_time())
         try:
             answer = self._script(keys=list(keys), args=[op, pinned, *args])
-        except (redis_module.RedisError, OSError) as exc:
+        except self._errors as exc:
             self._failed(exc)
             return None
         self._answered()
@@ -285,9 +287,7 @@ class _Link:
             self._down_until = self._clock.time() + self.retry_after
             self.failures += 1
         if first:
-            import redis as redis_module  # noqa: PLC0415 - present: a client was made
-
-            refused = isinstance(exc, redis_module.ResponseError)  # read-only, out of memory...
+            refused = isinstance(exc, self._refusal)
             logger.warning(
                 "Redis at %s %s (%s: %s): this process keeps the portal's limits "
                 "locally until it does, and tries it again every %g s",
@@ -304,7 +304,7 @@ class _Link:
             was_down = self._down_until is not None
             self._down_until = None
         if was_down:
-            logger.warning(
+            logger.info(
                 "Redis at %s answers again: the portal's limits are shared again",
                 self.shown,
                 extra={"b24shim_redis": self.shown},
