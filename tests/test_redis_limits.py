@@ -76,6 +76,15 @@ def shared(url: str, prefix: str, clock: Clock | None = None, **kwargs: float) -
     return limits
 
 
+def standard_bucket(
+    url: str, prefix: str, **kwargs: float
+) -> tuple[Clock, RedisLimits, LeakyBucket]:
+    """One worker's shared standard bucket (2/s, burst 50) on a manual clock."""
+    clock = Clock()
+    limits = shared(url, prefix, clock, **kwargs)
+    return clock, limits, limits.bucket(PORTAL, RateLimit(2.0, 50), clock)
+
+
 def send(bucket: LeakyBucket) -> float:
     """What the transport does around each request."""
     waited = bucket.acquire()
@@ -243,9 +252,7 @@ def test_a_closed_port_means_local_limits_and_one_warning(
 def test_a_restarted_redis_neither_fails_a_request_nor_grants_a_fresh_burst(
     own_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
-    limits = shared(own_server.url, prefix, clock)
-    bucket = limits.bucket(PORTAL, RateLimit(2.0, 50), clock)
+    clock, limits, bucket = standard_bucket(own_server.url, prefix)
     assert sum(send(bucket) for _ in range(50)) == 0.0
     own_server.kill()
     with caplog.at_level(logging.INFO, logger="b24shim"):
@@ -270,9 +277,7 @@ def test_a_restarted_redis_neither_fails_a_request_nor_grants_a_fresh_burst(
 def test_a_slow_redis_is_given_up_on_after_its_timeout(
     server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
-    limits = shared(server.url, prefix, clock, timeout=0.1)
-    bucket = limits.bucket(PORTAL, RateLimit(2.0, 50), clock)
+    _, limits, bucket = standard_bucket(server.url, prefix, timeout=0.1)
     assert send(bucket) == 0.0  # connected, script loaded
     admin = redis.Redis.from_url(server.url)
     admin.execute_command("CLIENT", "PAUSE", 3000, "WRITE")
@@ -494,9 +499,7 @@ def test_shared_must_be_shared_limits() -> None:
 def test_a_redis_that_refuses_writes_means_local_limits_too(
     own_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
-    limits = shared(own_server.url, prefix, clock)
-    bucket = limits.bucket(PORTAL, RateLimit(2.0, 50), clock)
+    clock, limits, bucket = standard_bucket(own_server.url, prefix)
     admin = redis.Redis.from_url(own_server.url)
     admin.config_set("maxmemory", 1)  # every write is refused: OOM
     try:
