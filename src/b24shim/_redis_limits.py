@@ -412,10 +412,12 @@ class _SharedPacer(OperatingPacer):
 
     Every worker's answers carry the portal's own accounting for the method, so what needs
     sharing is what one worker learned and others have not yet: a method near its limit or
-    blocked (429), and when it frees up. Answers near the limit (half of it or more) and every
-    block are written to Redis; before a request each worker reads the methods it is about to
-    call (at most once a second each, unless it has news to write). ``reset_at`` is kept on
-    the server's clock as seconds from the portal's answer, so skewed clocks do not matter.
+    blocked (429), and when it frees up. Every block is written to Redis at once; so is an
+    answer near the limit (half of it used, or within twice the local pacer's margin of it),
+    then at most once a second per method, the rest with the worker's next request. Before a
+    request each worker reads the methods it is about to call (at most once a second each,
+    unless it has news to write). ``reset_at`` is kept on the server's clock as seconds from
+    the portal's answer, so skewed clocks do not matter.
     """
 
     def __init__(self, link: _Link, prefix: str, clock: Clock, limit: float) -> None:
@@ -424,22 +426,31 @@ class _SharedPacer(OperatingPacer):
         self._prefix = prefix
         self._news: dict[str, _Push] = {}
         self._read_at: dict[str, float] = {}
+        self._written_at: dict[str, float] = {}
         self._news_lock = threading.Lock()
 
     def observe(self, method: str, timing: CallTime | None) -> None:
         """Record an answer's accounting locally; near the limit, for the others too."""
         super().observe(method, timing)
-        if timing is None or timing.operating is None or timing.operating < self.limit / 2:
+        if timing is None or timing.operating is None:
+            return
+        # Near: half the budget used, or within twice the local pacer's margin of the limit.
+        margin = 2 * max(5.0, 3 * (timing.processing or 0.0))
+        if timing.operating < self.limit / 2 and timing.operating + margin < self.limit:
             return
         finish = timing.finish if timing.finish is not None else 0.0
         reset_in = -1.0
         if timing.operating_reset_at is not None:
             seen_at = timing.finish if timing.finish is not None else self._clock.time()
             reset_in = max(0.0, timing.operating_reset_at - seen_at)
+        name, now = method.lower(), self._clock.time()
         with self._news_lock:
-            self._news[method.lower()] = _Push(
-                timing.operating, reset_in, timing.processing or 0.0, finish
-            )
+            self._news[name] = _Push(timing.operating, reset_in, timing.processing or 0.0, finish)
+            due = now - self._written_at.get(name, -math.inf) >= _REFRESH
+            if due:
+                self._written_at[name] = now
+        if due:  # the others learn now, not with this worker's next request (if any)
+            self._sync(set())
 
     def blocked(self, method: str) -> float | None:
         """The method was refused with OPERATION_TIME_LIMIT: tell the others too."""
@@ -447,6 +458,7 @@ class _SharedPacer(OperatingPacer):
         reset_in = -1.0 if reset_at is None else max(0.0, reset_at - self._clock.time())
         with self._news_lock:
             self._news[method.lower()] = _Push(self.limit, reset_in, 0.0, 0.0, blocked=True)
+        self._sync(set())
         return reset_at
 
     def wait(self, methods: Iterable[str]) -> float:

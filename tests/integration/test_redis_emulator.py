@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from b24shim import LeadShim, Outcome
-from b24shim.emulator import Emulator
+from b24shim.emulator import Emulator, ManualClock
 from b24shim.limits import RateLimit, RedisLimits
 from redis_server import RedisServer, free_port
 from worker_job import JobFigures, delete_in_workers, figures_from_journal
@@ -140,3 +140,36 @@ def test_a_redis_that_never_answers_still_deletes_everything_at_the_local_pace(
     assert (figures.requests, figures.refused) == (20, 0)
     (warning,) = caplog.records  # one, however many times it was tried again
     assert warning.getMessage().startswith(f"Redis at {limits.url} did not answer")
+
+
+def test_a_worker_that_never_called_the_method_waits_for_the_reset_another_saw(
+    server: RedisServer, b24_emulator_factory: Factory
+) -> None:
+    # The portal's clock, the shims' and Redis's are one manual clock: the 10-minute window
+    # passes without waiting for it.
+    clock = ManualClock()
+    portal = b24_emulator_factory(
+        rate=0, clock=clock, operating_limit=10.0, processing_time={"crm.item.delete": 3.0}
+    )
+    prefix = f"op-{uuid.uuid4().hex[:8]}"
+
+    def worker() -> LeadShim:
+        limits = RedisLimits(server.url, prefix=prefix, clock=clock)
+        limits._link.pinned_time = clock.time
+        return LeadShim(
+            portal.admin_webhook,
+            stage="item",
+            rate_limit=None,
+            operating_limit=10.0,
+            clock=clock,
+            shared=limits,
+        )
+
+    first, second = worker(), worker()
+    assert first.delete_lead(portal.add_lead()).ok  # 3 s of 10 used, 3 s a call: near
+    # The second worker never called crm.item.delete: it waits for the reset all the same,
+    # before its first call (on its own it would know nothing until that call's answer).
+    assert second.delete_lead(portal.add_lead()).ok
+    # Until operating_reset_at, 600 s after the first call began (3 s of it spent).
+    assert second.transport.pacer.waited == pytest.approx(597.0, abs=1.0)
+    assert 429 not in [record.status for record in portal.requests]
