@@ -46,6 +46,8 @@ def _serve(
                     answer: Any = [portal.add_lead({"TITLE": f"bench {i}"}) for i in range(arg)]
                 elif op == "requests":
                     answer = [(record.method, record.status) for record in portal.requests]
+                elif op == "journal":
+                    answer = [(record.status, record.ts) for record in portal.requests]
                 elif op == "reset_counters":
                     portal.reset_counters()
                     answer = None
@@ -138,6 +140,10 @@ class PortalProcess:
     def requests(self) -> list[tuple[str, int]]:
         """``(method, HTTP status)`` of every REST request since the last reset, in order."""
         return [(str(method), int(status)) for method, status in self._call("requests")]
+
+    def journal(self) -> list[tuple[int, float]]:
+        """``(HTTP status, arrival time on the portal's clock)`` of every REST request."""
+        return [(int(status), float(ts)) for status, ts in self._call("journal")]
 
     def reset_counters(self) -> None:
         """Empty the request journal and refill the portal's bucket."""

@@ -20,7 +20,15 @@ from b24shim._validate import number_above, whole_number_from
 from b24shim.errors import ConfigError
 from b24shim.result import CallTime
 
-__all__ = ["Clock", "LeakyBucket", "OperatingPacer", "RateLimit", "SystemClock"]
+__all__ = [
+    "Clock",
+    "LeakyBucket",
+    "OperatingPacer",
+    "RateLimit",
+    "RedisLimits",
+    "SharedLimits",
+    "SystemClock",
+]
 
 
 class Clock(Protocol):
@@ -212,3 +220,30 @@ class OperatingPacer:
                     load.operating, load.reset_at = 0.0, None
             self.waited += delay
         return delay
+
+
+class SharedLimits(Protocol):
+    """Limits shared beyond one process: what ``LeadShim(shared=...)`` takes.
+
+    :class:`RedisLimits` is the one the package ships. Each method hands the transport a piece
+    with the local one's shape, so local and shared limits are interchangeable.
+    """
+
+    def bucket(self, portal: str, limit: RateLimit, clock: Clock) -> LeakyBucket:
+        """The request bucket of ``portal``, shared with every process that uses it."""
+
+    def pacer(self, portal: str, clock: Clock, limit: float) -> OperatingPacer:
+        """The operating-time pacer of ``portal``, shared per method."""
+
+    def item_api_missing(self, portal: str) -> bool:
+        """Whether some process found that ``portal`` lacks ``crm.item.*`` (not yet expired)."""
+
+    def remember_item_api_missing(self, portal: str, ttl: float) -> None:
+        """Tell every process that ``portal`` lacks ``crm.item.*``, for ``ttl`` seconds."""
+
+
+# At the end: the shared limits build on the local ones above (the redis import is optional
+# and happens only when a RedisLimits is made).
+from b24shim._redis_limits import RedisLimits  # noqa: E402
+
+RedisLimits.__module__ = __name__

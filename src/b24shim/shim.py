@@ -47,7 +47,7 @@ from b24shim.flags import (
     verify_bucket_of,
 )
 from b24shim.ids import parse_lead_id
-from b24shim.limits import Clock, RateLimit
+from b24shim.limits import Clock, RateLimit, RedisLimits, SharedLimits
 from b24shim.result import DeleteResult, Difference, ErrorInfo, Outcome, Route
 from b24shim.retry import RetryPolicy
 from b24shim.routes import ITEM, LEGACY, Read
@@ -58,6 +58,9 @@ __all__ = ["DEFAULT_FALLBACK_TTL", "LeadShim", "delete_lead"]
 
 #: Seconds a portal without crm.item.* is remembered as such.
 DEFAULT_FALLBACK_TTL = 600.0
+
+#: A Redis URL: the limits are shared with every process that names the same Redis.
+REDIS_URL_VARIABLE = "B24SHIM_REDIS_URL"
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +132,9 @@ class LeadShim:
             ``crm.lead.delete`` answers seen, assuming the current portals' ``ERROR_CORE``
             form until then), ``"docs"`` or ``"core"``: what ``to_legacy()`` gives for a lead
             the item route did not find.
+        shared: limits shared with other processes, such as
+            :class:`~b24shim.limits.RedisLimits`: the portal's bucket, the operating budget
+            and the memory of a portal without ``crm.item.*``; None keeps them per process.
 
     Raises:
         ConfigError: a bad setting, naming it and the allowed values.
@@ -151,6 +157,7 @@ class LeadShim:
         clock: Clock | None = None,
         verify_percent: int = 100,
         legacy_not_found: str = "auto",
+        shared: SharedLimits | None = None,
     ) -> None:
         if isinstance(credentials, str):
             credentials = Webhook(credentials)
@@ -164,6 +171,10 @@ class LeadShim:
             raise ConfigError("kill_switch", f"kill_switch must be a bool, got {kill_switch!r}")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigError("rate_limit", "rate_limit must be a RateLimit or None")
+        if shared is not None and not callable(getattr(shared, "bucket", None)):
+            raise ConfigError(
+                "shared", f"shared must be a RedisLimits or None, got {type(shared).__name__}"
+            )
         self.policy = StagePolicy(stage, item_percent, kill_switch)
         if (
             isinstance(verify_percent, bool)
@@ -183,7 +194,9 @@ class LeadShim:
             rate_limit=rate_limit,
             operating_limit=operating_limit,
             clock=clock,
+            shared=shared,
         )
+        self.shared = shared
         self.retry = retry if retry is not None else RetryPolicy()
         #: Logs each difference found and passes it to ``on_difference``.
         self.reporter = DifferenceReporter(on_difference)
@@ -203,7 +216,8 @@ class LeadShim:
         ``B24SHIM_LEAD_DELETE_STAGE`` (default ``legacy``), ``B24SHIM_ITEM_PERCENT`` (default
         100), ``B24SHIM_KILL_SWITCH`` (``1/true/yes/on``). Transport: ``B24SHIM_TIMEOUT``
         (seconds), ``B24SHIM_RATE_LIMIT`` (``standard``, ``enterprise``, ``off`` or
-        ``RATE/BURST``). Differences: ``B24SHIM_DIFFERENCE_LOG`` (a JSON-lines file every
+        ``RATE/BURST``), ``B24SHIM_REDIS_URL`` (share the limits through this Redis; see
+        docs/workers.md). Differences: ``B24SHIM_DIFFERENCE_LOG`` (a JSON-lines file every
         difference is appended to; see ``b24shim report``).
 
         Raises:
@@ -505,11 +519,15 @@ class LeadShim:
 
     def _item_known_missing(self) -> bool:
         with self._item_missing_lock:
-            return self._item_missing.get(self.transport.portal, False)
+            if self._item_missing.get(self.transport.portal, False):
+                return True
+        return self.shared is not None and self.shared.item_api_missing(self.transport.portal)
 
     def _remember_item_missing(self) -> None:
         with self._item_missing_lock:
             self._item_missing[self.transport.portal] = True
+        if self.shared is not None:
+            self.shared.remember_item_api_missing(self.transport.portal, self._item_missing.ttl)
 
 
 _Sender = Callable[[list[Plan]], dict[int, tuple[Reply, VerificationReads | None]]]
@@ -581,6 +599,7 @@ class _Settings(TypedDict, total=False):
     rate_limit: RateLimit | None
     verify_percent: int
     legacy_not_found: str
+    shared: SharedLimits
 
 
 def _settings_from_env(env: Mapping[str, str]) -> _Settings:
@@ -618,6 +637,9 @@ def _settings_from_env(env: Mapping[str, str]) -> _Settings:
         settings["rate_limit"] = RateLimit.parse(
             env["B24SHIM_RATE_LIMIT"], setting="B24SHIM_RATE_LIMIT"
         )
+    redis_url = env.get(REDIS_URL_VARIABLE, "").strip()
+    if redis_url:
+        settings["shared"] = RedisLimits(redis_url, setting=REDIS_URL_VARIABLE)
     return settings
 
 

@@ -26,7 +26,14 @@ from b24shim._envelope import Reply, parse_batch, parse_response
 from b24shim._redact import install_urllib3_filter
 from b24shim.codes import ErrorCode
 from b24shim.credentials import Credentials, OAuth
-from b24shim.limits import Clock, LeakyBucket, OperatingPacer, RateLimit, SystemClock
+from b24shim.limits import (
+    Clock,
+    LeakyBucket,
+    OperatingPacer,
+    RateLimit,
+    SharedLimits,
+    SystemClock,
+)
 from b24shim.result import ErrorInfo
 
 __all__ = ["DEFAULT_TIMEOUT", "Command", "Timeout", "Transport", "encode_query"]
@@ -100,6 +107,8 @@ class Transport:
         rate_limit: the portal's bucket to stay under; None for no client-side limit.
         operating_limit: the portal's operating-time budget per method, seconds per 10 min.
         clock: where time is read and waited (tests pass a manual clock).
+        shared: limits shared with other processes (:class:`~b24shim.limits.RedisLimits`);
+            None keeps them in this process.
     """
 
     def __init__(
@@ -111,6 +120,7 @@ class Transport:
         rate_limit: RateLimit | None = RateLimit.STANDARD,
         operating_limit: float = 480.0,
         clock: Clock | None = None,
+        shared: SharedLimits | None = None,
     ) -> None:
         install_urllib3_filter()
         self.credentials = credentials
@@ -127,6 +137,10 @@ class Transport:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.bucket = LeakyBucket(rate_limit, self.clock) if rate_limit is not None else None
         self.pacer = OperatingPacer(self.clock, operating_limit)
+        if shared is not None:  # the same shapes, kept where every worker sees them
+            if rate_limit is not None:
+                self.bucket = shared.bucket(self.portal, rate_limit, self.clock)
+            self.pacer = shared.pacer(self.portal, self.clock, operating_limit)
         self.requests_sent = 0
         self.refreshes = 0
         self._count_lock = threading.Lock()
