@@ -9,8 +9,10 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from ._clock import Clock, SystemClock
 from ._faults import FaultConfig
+from ._fields import legacy_changes
 from ._journal import RequestRecord
 from ._portal import Portal
+from ._schema import SCHEMAS
 from ._server import PortalServer
 from ._settings import PortalSettings, ProcessingTime
 from ._store import ENTITY_NAMES, RecycleBinEntry
@@ -285,7 +287,8 @@ class Emulator:
             raise ValueError(
                 f"entity_type_id must be one of {sorted(ENTITY_NAMES)}, got {entity_type_id!r}"
             )
-        created = self._portal.store.add(entity_type_id, fields or {}, 1, self._clock.time())
+        changes = legacy_changes(SCHEMAS[entity_type_id], fields or {})
+        created = self._portal.store.add(entity_type_id, changes, 1, self._clock.time())
         return int(created["ID"])
 
     def add_activity(self, lead_id: int, fields: Mapping[str, Any] | None = None) -> int:
@@ -304,7 +307,21 @@ class Emulator:
 
     def get_lead(self, lead_id: int) -> dict[str, Any] | None:
         """The lead's stored UPPER_CASE fields (a copy), or None."""
-        return self._portal.store.get(_LEAD, lead_id)
+        return self.get_item(_LEAD, lead_id)
+
+    def get_item(self, entity_type_id: int, item_id: int) -> dict[str, Any] | None:
+        """An entity's stored fields (a copy: UPPER_CASE names, typed values), or None.
+
+        Multi-fields are one list under `"FM"`: `{"ID", "TYPE_ID", "VALUE_TYPE", "VALUE"}`.
+
+        Raises:
+            ValueError: For an entity type other than 1, 2, 3 or 4.
+        """
+        if entity_type_id not in ENTITY_NAMES:
+            raise ValueError(
+                f"entity_type_id must be one of {sorted(ENTITY_NAMES)}, got {entity_type_id!r}"
+            )
+        return self._portal.store.get(entity_type_id, item_id)
 
     # -- what happened ------------------------------------------------------------------
 

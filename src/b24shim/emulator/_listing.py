@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from b24shim._php import is_numeric, to_string
 
 from ._context import PAGE_SIZE, Page
 
-__all__ = ["filter_rows", "order_rows", "page", "select_list"]
+__all__ = ["Row", "filter_rows", "order_rows", "page", "select_list"]
+
+Row = Mapping[str, Any]
+_R = TypeVar("_R", bound=Row)
 
 # Longest prefixes first, so ">=" is not read as ">".
 _OPERATORS = ("!=", ">=", "<=", "!@", "=", ">", "<", "@", "!")
@@ -48,10 +51,33 @@ def _matches(value: Any, operator: str, wanted: Any) -> bool:
     return bool(left <= right)
 
 
+def _get(row: Mapping[str, Any], name: str) -> Any:
+    return row.get(name)
+
+
+def _matches_any(value: Any, operator: str, wanted: Any) -> bool:
+    """A condition on one value, or on a list of them (multi-fields, `CONTACT_IDS`)."""
+    if not isinstance(value, list):
+        return _matches(value, operator, wanted)
+    if operator in ("!", "!=", "!@"):
+        return all(_matches(item, operator, wanted) for item in value)
+    return any(_matches(item, operator, wanted) for item in value)
+
+
 def filter_rows(
-    rows: list[dict[str, Any]], filter_: Any, name_of: Callable[[str], str]
-) -> list[dict[str, Any]]:
-    """Keep rows matching every condition; `name_of` maps a filter field to a stored name."""
+    rows: list[_R],
+    filter_: Any,
+    name_of: Callable[[str], str],
+    value_of: Callable[[Row, str], Any] = _get,
+) -> list[_R]:
+    """Keep rows matching every condition.
+
+    Args:
+        rows: The stored rows (not changed, not copied).
+        filter_: The `filter` parameter.
+        name_of: Maps a filter field to a stored name.
+        value_of: Reads a stored name from a row (multi-fields give lists of values).
+    """
     if not isinstance(filter_, Mapping):
         return rows
     conditions: list[tuple[str, str, Any]] = []
@@ -62,13 +88,11 @@ def filter_rows(
     return [
         row
         for row in rows
-        if all(_matches(row.get(name), op, wanted) for name, op, wanted in conditions)
+        if all(_matches_any(value_of(row, name), op, wanted) for name, op, wanted in conditions)
     ]
 
 
-def order_rows(
-    rows: list[dict[str, Any]], order: Any, name_of: Callable[[str], str]
-) -> list[dict[str, Any]]:
+def order_rows(rows: list[_R], order: Any, name_of: Callable[[str], str]) -> list[_R]:
     """Sort by the `order` map (`{"ID": "DESC"}`); the default is ascending ID."""
     if not isinstance(order, Mapping) or not order:
         return rows
@@ -80,8 +104,8 @@ def order_rows(
     return result
 
 
-def _sort_key(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
-    def key(row: dict[str, Any]) -> tuple[int, Any]:
+def _sort_key(name: str) -> Callable[[Row], tuple[int, Any]]:
+    def key(row: Row) -> tuple[int, Any]:
         return _comparable(row.get(name))
 
     return key
@@ -97,7 +121,13 @@ def select_list(select: Any) -> list[str] | None:
 
 
 def page(rows: list[Any], start: int) -> Page:
-    """Cut one page of 50 at `start`; `next` is set while rows remain."""
+    """Cut one page of 50 at `start`; `next` is set while rows remain.
+
+    `start=-1` is the portal's fast mode for huge lists (the documentation recommends it with
+    a filter on `>ID`): the first 50 rows, no count (`total` 0) and no `next`.
+    """
+    if start == -1:
+        return Page(rows[:PAGE_SIZE], 0, None)
     start = max(0, start)
     chunk = rows[start : start + PAGE_SIZE]
     following = start + PAGE_SIZE

@@ -37,7 +37,7 @@ from ._context import CallContext, CallOutcome, Page
 from ._errors import RestError
 from ._faults import FaultDecision, FaultInjector
 from ._journal import Journal, RequestRecord
-from ._limits import LeakyBucket, OperatingLimiter, OperatingStatus
+from ._limits import WINDOW, LeakyBucket, OperatingLimiter, OperatingStatus
 from ._methods import BATCH, lookup, normalize_method
 from ._request import AUTH_KEYS, HttpRequest, RestRoute, bearer_token, read_params, split_rest_path
 from ._settings import PortalSettings
@@ -102,8 +102,11 @@ def time_block(start: float, finish: float, status: OperatingStatus) -> dict[str
         "date_start": iso_date(start),
         "date_finish": iso_date(finish),
     }
-    if status.reset_at is not None:
-        block["operating_reset_at"] = status.reset_at
+    # Real answers carry operating_reset_at always: with nothing counted yet it is the end of
+    # a window opened now (a recorded batch answer: start 1739205151.75, operating 0,
+    # operating_reset_at 1739205751).
+    reset_at = status.reset_at if status.reset_at is not None else int(start) + int(WINDOW)
+    block["operating_reset_at"] = reset_at
     block["operating"] = _seconds(status.operating)
     return block
 
