@@ -1,15 +1,26 @@
-"""The HTTP side: a stdlib `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive.
+"""The HTTP side: a stdlib `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive, or HTTPS.
 
-Nagle's algorithm is disabled on every connection (see performance notes: with it on, the
-headers-then-body writes of `http.server` cost a delayed-ACK stall of about 40 ms per request).
-Request logging to stderr is silenced; URLs carry webhook codes, so nothing here logs them.
+- Nagle's algorithm is disabled on every connection (with it on, the headers-then-body writes
+  of `http.server` cost a delayed-ACK stall of about 40 ms per request).
+- TLS (optional): the handshake runs in the connection's own thread, under the connection
+  timeout, so a client that never finishes it holds no one else up.
+- Connection timeout: an idle keep-alive connection, or one that stops sending in the middle
+  of a request, is closed after `connection_timeout` seconds (each read waits at most that).
+- Bodies over 64 MiB are refused before they are read, with a Content-Length or chunked (a
+  negative or malformed chunk size is a bad request), as the portal's nginx front refuses
+  them: 413 "Request Entity Too Large" (400 "Bad Request" for malformed framing), HTML.
+- `serve_forever` waits on the listening socket and a wake-up socket, not on a poll
+  interval, so `shutdown` returns at once (stdlib socketserver waits up to `poll_interval`).
+- Request logging to stderr is silenced; URLs carry webhook codes, so nothing here logs them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import selectors
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -24,18 +35,47 @@ __all__ = ["PortalServer"]
 
 logger = logging.getLogger("b24shim.emulator")
 
-_MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024
 _INTERNAL = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
+_HTML = "text/html; charset=utf-8"
 
 
-class _BadRequest(Exception):
-    pass
+def _nginx_page(status: int, reason: str) -> Reply:
+    title = f"{status} {reason}"
+    body = (
+        f"<html><head><title>{title}</title></head><body>"
+        f"<center><h1>{title}</h1></center><hr><center>nginx</center></body></html>"
+    )
+    return Reply(status, body.encode(), _HTML)
+
+
+_TOO_LARGE = _nginx_page(413, "Request Entity Too Large")
+_MALFORMED = _nginx_page(400, "Bad Request")
+
+
+class _Refused(Exception):
+    """The request cannot be read: answer `reply` and close the connection."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: PortalServer
+
+    def setup(self) -> None:
+        # Every read (and the TLS handshake) waits at most the connection timeout.
+        self.request.settimeout(self.server.connection_timeout)
+        context = self.server.ssl_context
+        if context is not None:
+            raw = self.request
+            # The handshake runs here, in this connection's thread, under the timeout.
+            self.request = context.wrap_socket(raw, server_side=True)
+            self.server.track(raw, self.request)
+        super().setup()
 
     def do_GET(self) -> None:
         self._serve()
@@ -54,14 +94,16 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 size = int(size_line.split(b";")[0].strip(), 16)
             except ValueError:
-                raise _BadRequest from None
+                raise _Refused(_MALFORMED) from None
+            if size < 0:
+                raise _Refused(_MALFORMED)  # "-1" would read to the end of the stream
             if size == 0:
                 while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(parts)
             total += size
-            if total > _MAX_BODY:
-                raise _BadRequest
+            if total > MAX_BODY:
+                raise _Refused(_TOO_LARGE)
             parts.append(self.rfile.read(size))
             self.rfile.readline(65537)
 
@@ -71,21 +113,24 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            raise _BadRequest from None
-        if length < 0 or length > _MAX_BODY:
-            raise _BadRequest
+            raise _Refused(_MALFORMED) from None
+        if length < 0:
+            raise _Refused(_MALFORMED)
+        if length > MAX_BODY:
+            raise _Refused(_TOO_LARGE)
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
         try:
             body = self._read_body()
-        except _BadRequest:
+        except _Refused as refused:
             self.close_connection = True
-            self._send(Reply(400, encode({"error": "", "error_description": "Bad request"})))
+            self._send(refused.reply)
             return
         split = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = HttpRequest(self.command, unquote(split.path), split.query, headers, body)
+        https = self.server.ssl_context is not None
+        request = HttpRequest(self.command, unquote(split.path), split.query, headers, body, https)
         try:
             reply = self.server.portal.handle(request)
         except Exception:
@@ -126,21 +171,68 @@ class PortalServer(ThreadingHTTPServer):
     # behind nginx does not cause.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], portal: Portal) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        portal: Portal,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        connection_timeout: float = 30.0,
+    ) -> None:
         self.portal = portal
-        self._connections: set[socket.socket] = set()
+        self.ssl_context = ssl_context
+        self.connection_timeout = connection_timeout
+        self._connections: dict[int, socket.socket] = {}
         self._connections_lock = threading.Lock()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stop_requested = False
+        self._stopped = threading.Event()
+        self._stopped.set()
         super().__init__(address, _Handler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until `shutdown`; woken by a socket, not a poll interval (ignored)."""
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stop_requested:
+                    for key, _ in selector.select():
+                        if key.fileobj is self._wake_reader:
+                            return
+                        # stdlib's accept-and-dispatch step (private, so not in typeshed)
+                        self._handle_request_noblock()  # type: ignore[attr-defined]
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever` and wait for it to return (at once: it is woken)."""
+        self._stop_requested = True
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    def track(self, raw: socket.socket, wrapped: socket.socket) -> None:
+        """Record the TLS socket that now stands for an accepted connection."""
+        with self._connections_lock:
+            if id(raw) in self._connections:
+                self._connections[id(raw)] = wrapped
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            self._connections[id(request)] = request
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
+            current = self._connections.pop(id(request), request)
+        super().shutdown_request(current)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Log a broken connection quietly instead of printing a traceback to stderr."""
@@ -149,7 +241,7 @@ class PortalServer(ThreadingHTTPServer):
     def close_connections(self) -> None:
         """Shut down every open client connection, so handler threads end promptly."""
         with self._connections_lock:
-            connections = list(self._connections)
+            connections = list(self._connections.values())
         for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
