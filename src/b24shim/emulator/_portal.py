@@ -32,7 +32,7 @@ import attrs
 from b24shim._php import to_bool, to_int
 
 from ._auth import AuthContext, AuthRegistry, TokenError
-from ._batch import run_batch
+from ._batch import MAX_ANSWER_BYTES, AnswerTooLarge, run_batch
 from ._clock import Clock, iso_date
 from ._context import CallContext, CallOutcome, Page
 from ._errors import RestError
@@ -291,9 +291,13 @@ class Portal:
         timer = RequestTimer(self.clock)
         if method == BATCH:
             start = timer.now()
-            result = run_batch(
-                params, lambda name, command: self.invoke(auth, name, command, timer)
-            )
+            try:
+                result = run_batch(
+                    params, lambda name, command: self.invoke(auth, name, command, timer)
+                )
+            except AnswerTooLarge:
+                logger.warning("batch answer over %d bytes refused", MAX_ANSWER_BYTES)
+                return _INTERNAL_ERROR.status, _INTERNAL_ERROR.body(), auth.user_id
             block = time_block(start, timer.now(), OperatingStatus(0.0, None))
             return 200, {"result": result, "time": block}, auth.user_id
         outcome = self.invoke(auth, method, params, timer)
