@@ -160,7 +160,6 @@ class Emulator:
         self._port = port
         self._lifecycle = threading.Lock()
         self._server: PortalServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -180,27 +179,17 @@ class Emulator:
                 ssl_context=context,
                 connection_timeout=self._connection_timeout,
             )
-            thread = threading.Thread(
-                target=server.serve_forever,
-                name=f"b24shim-emulator-{server.server_address[1]}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
+            server.start()
+            self._server = server
         return self
 
     def stop(self) -> None:
         """Stop serving, close the listening socket and open connections (idempotent)."""
         with self._lifecycle:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
+            server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()  # returns at once: the serving loop is woken, not polled
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
+        server.stop()  # an event of the serving loop: returns at once
         if self._tls is not None:
             self._tls.stop()
 
