@@ -1,9 +1,10 @@
-"""A local Bitrix24 portal over real HTTP, for tests and demos (what stripe-mock is to Stripe).
+"""A local Bitrix24 portal over real HTTP or HTTPS, for tests and demos (as stripe-mock, moto).
 
-It follows `spec/bitrix24-rest-behavior.md`: `crm.lead.*`, `crm.item.*`, `crm.activity.add/list`
-and `batch`, webhook and OAuth auth, the leaky bucket, the operating-time limit, a restricted
-user, an old-portal switch without `crm.item.*`, and fault injection. Standard library HTTP only;
-of b24shim it imports only the shared PHP semantics (`b24shim._php`).
+It answers as the portal does: `crm.{lead,deal,contact,company}.*` and `crm.item.*` over one
+store, `crm.activity.add/list` and `batch`, webhook and OAuth auth, the leaky bucket, the
+operating-time limit, a restricted user, an old-portal switch without `crm.item.*`, and fault
+injection (see docs/emulator.md). Standard library HTTP (asyncio); HTTPS certificates from
+trustme (extra `tls`); of b24shim it imports only the shared PHP semantics (`b24shim._php`).
 """
 
 from ._clock import Clock, ManualClock, SystemClock
