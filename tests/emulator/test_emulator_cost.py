@@ -218,3 +218,18 @@ def test_reading_the_journal_of_nothing_fails_without_echoing_the_url():
     assert done.returncode == 2
     assert "secretcode" not in done.stderr
     assert "cannot read the journal" in done.stderr
+
+
+def test_expect_100_continue_and_http_1_0_close(portal: Emulator):
+    body = b'{"fields": {"TITLE": "curl"}}'
+    head = _headers(
+        portal,
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\nConnection: close\r\n",
+    )
+    answer = _raw(portal, head + body)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert b"Connection: close" in answer
+    assert portal.get_lead(1)["TITLE"] == "curl"
+    old = _headers(portal, "Content-Length: 0\r\n").replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    assert b'"result":2' in _raw(portal, old)  # HTTP/1.0 without keep-alive: answered, closed

@@ -76,8 +76,9 @@ class Emulator:
             `{method: seconds}` map; counted on the clock, never slept.
         item_api: False makes an old on-premise portal: `crm.item.*` are 404
             ERROR_METHOD_NOT_FOUND.
-        legacy_not_found: `crm.lead.delete` of a missing lead: "source" answers 400
-            `ERROR_CORE` "Item not found", "docs" answers 400 `""` "Not found".
+        legacy_not_found: `crm.<entity>.delete` of a missing entity: "source" answers 400
+            `ERROR_CORE` "Item not found" (current portals), "docs" each method page's form
+            (lead and deal 400 `""` "Not found"; see docs/emulator.md).
         access_denied_status: 400 (source) or 403 (docs) for `crm.item.*` ACCESS_DENIED and
             allowed_only_intranet_user.
         binder_code_as_number: Send the binder error code as the number 100 instead of "100".
