@@ -84,3 +84,23 @@ def test_add_arguments_defaults():
     assert (args.no_item_api, args.fault_rate, args.fault_seed, args.leads) == (False, 0.0, 0, 0)
     args = parser.parse_args(["--fault-rate", "0.25", "--fault-seed", "4", "--rate", "0"])
     assert (args.fault_rate, args.fault_seed, args.rate) == (0.25, 4, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--connection-timeout", "0"], "--connection-timeout"),
+        (["--journal-size", "0"], "--journal-size"),
+        (["--legacy-not-found", "core"], "--legacy-not-found"),
+    ],
+)
+def test_rejects_bad_new_flags(flags, message):
+    process = subprocess.run(
+        [sys.executable, "-m", "b24shim.emulator", *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert process.returncode == 2
+    assert message in process.stderr

@@ -115,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--connection-timeout",
-        type=_non_negative(float),
+        type=_positive_float,
         default=30.0,
         help="seconds before an idle or half-sent connection is closed (default 30)",
     )
@@ -129,6 +129,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="do not serve: print, then empty, the journal of the running emulator at URL",
     )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -190,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             faults=faults,
             legacy_not_found=args.legacy_not_found,
             tls=args.tls,
-            connection_timeout=args.connection_timeout or 30.0,
+            connection_timeout=args.connection_timeout,
             journal_size=args.journal_size,
         )
     except (ValueError, RuntimeError) as exc:
