@@ -166,6 +166,9 @@ def test_multi_fields_against_fm(portal: Emulator, call):
         ("EMAIL", "HOME", "ann@example.com"),
     ]
     assert (item["hasPhone"], item["hasEmail"]) == ("Y", "Y")
+    # response-only fields derived from fm, as in the documentation's crm.item.get sample
+    assert (item["phone"], item["phoneWork"], item["phoneMobile"]) == ("+100", "+100", "")
+    assert (item["email"], item["emailHome"], item["emailWork"]) == ("ann@example.com",) * 2 + ("",)
     phone_id = item["fm"][0]["id"]
     assert isinstance(phone_id, int)
     # crm.item.update only adds multi-field values
@@ -389,3 +392,26 @@ def test_list_does_not_copy_the_store(portal: Emulator, call):
     assert store.all(1)[0] is before  # the stored record itself, not a copy
     call(portal.admin_webhook, "crm.lead.update", json={"id": lead_id, "fields": {"TITLE": "new"}})
     assert before["TITLE"] == "same"  # an update stores a new record; readers keep theirs
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        (
+            {"filter": {"=STATUS_ID": "NEW"}},
+            "Invalid filter: field 'STATUS_ID' is not allowed in filter",
+        ),
+        ({"filter": {">=nope": 1}}, "Invalid filter: field 'nope' is not allowed in filter"),
+        ({"order": {"nope": "ASC"}}, "Invalid order: field 'nope' is not allowed in order"),
+        (
+            {"order": {"id": "UP"}},
+            "Invalid order: allowed sort directions are ASC, DESC. But got 'UP' for field 'id'",
+        ),
+    ],
+)
+def test_item_list_refuses_fields_it_cannot_filter_or_sort_by(portal, call, params, description):
+    response = call(portal.admin_webhook, "crm.item.list", json={"entityTypeId": 1, **params})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "INVALID_ARG_VALUE", "error_description": description},
+    )

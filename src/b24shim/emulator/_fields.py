@@ -293,6 +293,37 @@ def _item_fm(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# Response-only item fields derived from the multi-fields (object-fields.md, leads, contacts
+# and companies): the first value of a type, and the first value of a type and value type.
+_DERIVED = (
+    ("phone", "PHONE", None),
+    ("phoneMobile", "PHONE", "MOBILE"),
+    ("phoneWork", "PHONE", "WORK"),
+    ("phoneMailing", "PHONE", "MAILING"),
+    ("email", "EMAIL", None),
+    ("emailHome", "EMAIL", "HOME"),
+    ("emailWork", "EMAIL", "WORK"),
+    ("emailMailing", "EMAIL", "MAILING"),
+    ("imol", "IM", "OPENLINE"),
+)
+
+
+def _item_contact_fields(row: Mapping[str, Any]) -> dict[str, str]:
+    entries = row.get(FM, ())
+    derived = {}
+    for name, type_id, value_type in _DERIVED:
+        derived[name] = next(
+            (
+                entry["VALUE"]
+                for entry in entries
+                if entry["TYPE_ID"] == type_id
+                and (value_type is None or entry["VALUE_TYPE"] == value_type)
+            ),
+            "",
+        )
+    return derived
+
+
 def item_view(
     schema: EntitySchema, row: Mapping[str, Any], select: list[str] | None = None
 ) -> dict[str, Any]:
@@ -304,6 +335,7 @@ def item_view(
             if field.camel is not None:
                 view[field.camel] = field.item(row.get(field.upper))
         if schema.has_fm:
+            view.update(_item_contact_fields(row))
             view["fm"] = _item_fm(row)
         for name, value in row.items():
             if name.startswith("UF_"):

@@ -22,7 +22,7 @@ from b24shim._php import is_numeric, to_int, to_string
 from ._context import CallContext, Page
 from ._errors import RestError
 from ._fields import field_value, item_changes, item_view
-from ._listing import filter_rows, order_rows, page, select_list
+from ._listing import filter_field, filter_rows, order_rows, page, select_list
 from ._schema import FM, SCHEMAS, EntitySchema, Field
 from ._store import ENTITY_NAMES
 
@@ -151,6 +151,7 @@ def item_list(ctx: CallContext, params: Mapping[str, Any]) -> Page:
     """
     _prefilter(ctx)
     schema = _entity(ctx, params)
+    _check_list_arguments(schema, params.get("filter"), params.get("order"))
     rows = ctx.store.all(schema.entity_type_id)
     rows = filter_rows(rows, params.get("filter"), schema.upper_of, field_value)
     rows = order_rows(rows, params.get("order"), schema.upper_of)
@@ -158,6 +159,34 @@ def item_list(ctx: CallContext, params: Mapping[str, Any]) -> Page:
     chunk = page(rows, ctx.start)
     items = [item_view(schema, row, select) for row in chunk.result]
     return Page({"items": items}, chunk.total, chunk.next)
+
+
+def _listable(schema: EntitySchema, name: str) -> bool:
+    if name.startswith("ufCrm") or name.startswith("UF_"):
+        return True  # user fields are not defined in the emulator: any may be asked for
+    field = schema.by_camel(name)
+    return field is not None
+
+
+def _check_list_arguments(schema: EntitySchema, filter_: Any, order: Any) -> None:
+    """`INVALID_ARG_VALUE` for a field the item API cannot filter or sort by (documented)."""
+    for key in filter_ if isinstance(filter_, Mapping) else ():
+        name = filter_field(str(key))
+        if not _listable(schema, name):
+            raise RestError(
+                f"Invalid filter: field '{name}' is not allowed in filter", "INVALID_ARG_VALUE"
+            )
+    for key, direction in order.items() if isinstance(order, Mapping) else ():
+        if not _listable(schema, str(key)):
+            raise RestError(
+                f"Invalid order: field '{key}' is not allowed in order", "INVALID_ARG_VALUE"
+            )
+        if to_string(direction).upper() not in ("ASC", "DESC"):
+            raise RestError(
+                "Invalid order: allowed sort directions are ASC, DESC. "
+                f"But got '{to_string(direction)}' for field '{key}'",
+                "INVALID_ARG_VALUE",
+            )
 
 
 def item_fields(ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:

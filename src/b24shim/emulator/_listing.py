@@ -10,7 +10,7 @@ from b24shim._php import is_numeric, to_string
 
 from ._context import PAGE_SIZE, Page
 
-__all__ = ["Row", "filter_rows", "order_rows", "page", "select_list"]
+__all__ = ["Row", "filter_field", "filter_rows", "order_rows", "page", "select_list"]
 
 Row = Mapping[str, Any]
 _R = TypeVar("_R", bound=Row)
@@ -73,6 +73,12 @@ def _matches_any(value: Any, op: str, test: Callable[[Any], bool]) -> bool:
     return any(test(item) for item in value)
 
 
+def filter_field(key: str) -> str:
+    """The field name of a `filter` key, without its operator prefix (`">=id"` -> `"id"`)."""
+    op = next((prefix for prefix in _OPERATORS if key.startswith(prefix)), "")
+    return key[len(op) :]
+
+
 def filter_rows(
     rows: list[_R],
     filter_: Any,
@@ -92,8 +98,9 @@ def filter_rows(
     conditions: list[tuple[str, str, Callable[[Any], bool]]] = []
     for raw_key, wanted in filter_.items():
         key = str(raw_key)
-        op = next((prefix for prefix in _OPERATORS if key.startswith(prefix)), "")
-        conditions.append((name_of(key[len(op) :]), op, _prepare(op, wanted)))
+        name = filter_field(key)
+        op = key[: len(key) - len(name)]
+        conditions.append((name_of(name), op, _prepare(op, wanted)))
     return [
         row
         for row in rows
