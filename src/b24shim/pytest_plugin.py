@@ -2,8 +2,12 @@
 
 - `b24_emulator`: a running `Emulator` with default settings except `rate=0` (no leaky
   bucket), fresh for each test and stopped after it.
+- `b24_emulator_tls`: the same over HTTPS (`Emulator(rate=0, tls=True)`, extra `tls`); give
+  clients its `ca_bundle` (a PEM file path) as their CA file.
+- `b24_ca_bundle`: the path of `b24_emulator_tls`'s CA file (for `REQUESTS_CA_BUNDLE`,
+  `SSL_CERT_FILE`, `verify=`).
 - `b24_emulator_factory`: a callable taking `Emulator` keyword arguments and returning a started
-  emulator; every emulator it made is stopped at teardown.
+  emulator; every emulator it made is stopped at teardown (`tls=True` works too).
 
 The emulator is imported inside the fixtures, so loading the plugin costs nothing.
 """
@@ -18,7 +22,7 @@ import pytest
 if TYPE_CHECKING:
     from b24shim.emulator import Emulator
 
-__all__ = ["b24_emulator", "b24_emulator_factory"]
+__all__ = ["b24_ca_bundle", "b24_emulator", "b24_emulator_factory", "b24_emulator_tls"]
 
 
 @pytest.fixture
@@ -28,6 +32,21 @@ def b24_emulator() -> Iterator[Emulator]:
 
     with Emulator(rate=0) as portal:
         yield portal
+
+
+@pytest.fixture
+def b24_emulator_tls() -> Iterator[Emulator]:
+    """A running portal emulator over HTTPS (no leaky bucket), fresh per test."""
+    from b24shim.emulator import Emulator  # noqa: PLC0415 (keep the plugin import-light)
+
+    with Emulator(rate=0, tls=True) as portal:
+        yield portal
+
+
+@pytest.fixture
+def b24_ca_bundle(b24_emulator_tls: Emulator) -> str:
+    """Path of the PEM file with the CA of `b24_emulator_tls`."""
+    return b24_emulator_tls.ca_bundle
 
 
 @pytest.fixture

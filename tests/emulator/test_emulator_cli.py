@@ -13,6 +13,20 @@ import requests
 from b24shim.emulator import _cli
 
 
+def stop_cleanly(process: subprocess.Popen[str], stop_signal: int = signal.SIGTERM) -> None:
+    """Stop a serving emulator with a signal; it must exit 0 without a traceback."""
+    if process.poll() is None:
+        process.send_signal(stop_signal)
+    try:
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+
+
 def _start(*flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "b24shim.emulator", "--port", "0", *flags],
@@ -40,14 +54,8 @@ def test_serves_then_stops_cleanly(stop_signal):
             assert item.status_code == 404
             denied = http.post(restricted[1] + "crm.lead.delete", json={"id": 1}, timeout=10)
             assert denied.json()["error_description"] == "Access denied."
-        process.send_signal(stop_signal)
-        _, stderr = process.communicate(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0
-    assert "Traceback" not in stderr
+        stop_cleanly(process, stop_signal)
 
 
 def test_rejects_a_bad_fault_rate():
@@ -76,3 +84,23 @@ def test_add_arguments_defaults():
     assert (args.no_item_api, args.fault_rate, args.fault_seed, args.leads) == (False, 0.0, 0, 0)
     args = parser.parse_args(["--fault-rate", "0.25", "--fault-seed", "4", "--rate", "0"])
     assert (args.fault_rate, args.fault_seed, args.rate) == (0.25, 4, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--connection-timeout", "0"], "--connection-timeout"),
+        (["--journal-size", "0"], "--journal-size"),
+        (["--legacy-not-found", "core"], "--legacy-not-found"),
+    ],
+)
+def test_rejects_bad_new_flags(flags, message):
+    process = subprocess.run(
+        [sys.executable, "-m", "b24shim.emulator", *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert process.returncode == 2
+    assert message in process.stderr

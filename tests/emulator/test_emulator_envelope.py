@@ -23,6 +23,8 @@ def test_success_envelope_has_the_full_time_block(portal: Emulator, call, clock:
         "processing": 0,
         "date_start": "2023-11-14T22:13:20+00:00",
         "date_finish": "2023-11-14T22:13:20+00:00",
+        # present even when nothing is counted yet, as on real portals: now + 10 minutes
+        "operating_reset_at": 1_700_000_600,
         "operating": 0,
     }
 

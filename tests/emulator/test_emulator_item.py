@@ -221,8 +221,9 @@ def test_list_items_pages(portal: Emulator, call):
         "crm.item.list",
         json={"entityTypeId": 1, "filter": {">id": 50}, "select": ["id", "title"]},
     ).json()
+    # with select: the selected fields only, no entityTypeId (as real portals answer)
     assert body["result"]["items"] == [
-        {"id": lead_id, "title": f"n{lead_id - 1}", "entityTypeId": 1} for lead_id in range(51, 56)
+        {"id": lead_id, "title": f"n{lead_id - 1}"} for lead_id in range(51, 56)
     ]
     assert body["total"] == 5
     assert "next" not in body

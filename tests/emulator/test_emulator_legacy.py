@@ -135,7 +135,7 @@ def test_get_returns_upper_case_strings(portal: Emulator, call):
     result = call(portal.admin_webhook, "crm.lead.get", json={"ID": lead_id}).json()["result"]
     assert result["ID"] == str(lead_id)
     assert result["TITLE"] == "t"
-    assert result["OPPORTUNITY"] == "10"
+    assert result["OPPORTUNITY"] == "10.00"  # a double, two decimals, as the portal answers
     assert result["STATUS_ID"] == "NEW"
 
 

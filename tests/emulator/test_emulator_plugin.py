@@ -22,3 +22,13 @@ def test_b24_emulator_factory_fixture(b24_emulator_factory):
     assert old.base_url != new.base_url
     assert not old.item_api
     assert new.rate == 2.0
+
+
+def test_b24_emulator_tls_fixture_and_its_ca_bundle(b24_emulator_tls: Emulator, b24_ca_bundle):
+    assert b24_emulator_tls.admin_webhook.startswith("https://")
+    assert b24_ca_bundle == b24_emulator_tls.ca_bundle
+    with requests.Session() as http:
+        answer = http.post(
+            b24_emulator_tls.admin_webhook + "crm.lead.list", verify=b24_ca_bundle, timeout=10
+        )
+    assert answer.json()["total"] == 0

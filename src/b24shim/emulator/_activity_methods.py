@@ -15,7 +15,7 @@ from b24shim._php import to_int
 from ._context import CallContext, Page
 from ._errors import RestError
 from ._fields import activity_view
-from ._lead_methods import check_crm_access, resolve_array
+from ._legacy_methods import check_crm_access, resolve_array
 from ._listing import filter_rows, order_rows, page, select_list
 from ._store import ENTITY_NAMES
 

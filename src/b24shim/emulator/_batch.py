@@ -10,6 +10,12 @@
   parameter value is replaced with an earlier command's value (`CRestUtil::processBatchElement`):
   a value that is exactly the reference takes the referenced value as is, otherwise its PHP
   string form is spliced in; a missing key stops the walk where it is.
+- The answer is bounded: `$result[...]` references can nest earlier results into later commands
+  and grow the answer exponentially (a 3 KB request could ask for gigabytes). The size of every
+  command's parameters and result is counted as it is made (shared parts counted each time they
+  appear, as JSON would write them); past `MAX_ANSWER_BYTES` the batch stops and the request
+  answers 500 `INTERNAL_SERVER_ERROR`, which is what the portal's PHP gives when it runs out of
+  memory building such an answer. Commands already run keep their effects.
 - The answer has `result`, `result_error`, `result_total`, `result_next`, `result_time`; failed
   commands appear only in `result_error`; maps are shaped like PHP `json_encode` (empty -> `[]`,
   keys 0..n-1 -> a JSON array).
@@ -26,9 +32,43 @@ from b24shim._php import array_key, json_shape, parse_str, to_bool, to_string
 from ._context import CallOutcome
 from ._errors import RestError
 
-__all__ = ["MAX_COMMANDS", "run_batch"]
+__all__ = ["MAX_ANSWER_BYTES", "MAX_COMMANDS", "AnswerTooLarge", "json_size", "run_batch"]
 
 MAX_COMMANDS = 50
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class AnswerTooLarge(Exception):
+    """The batch answer would pass `MAX_ANSWER_BYTES`."""
+
+
+def json_size(value: Any, budget: int) -> int:
+    """About how many bytes `value` takes as JSON; raises `AnswerTooLarge` past `budget`.
+
+    Walks without recursion and stops as soon as the budget is spent, so a structure that
+    shares itself exponentially costs at most `budget` steps, never its full size.
+    """
+    size = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            size += 2
+            for key, inner in item.items():
+                size += len(str(key)) + 4
+                stack.append(inner)
+        elif isinstance(item, (list, tuple)):
+            size += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, str):
+            size += len(item) + 2
+        else:
+            size += 8
+        if size > budget:
+            raise AnswerTooLarge
+    return size
+
+
 _REFUSED = ("batch", "download", "upload")
 _REFERENCE = re.compile(r"\$(result|next|total|time|error)([^\s]*)", re.IGNORECASE)
 _PATH = re.compile(r"\[([^\]]+)\]")
@@ -85,10 +125,13 @@ def _commands(cmd: Any) -> list[tuple[int | str, Any]]:
     return []
 
 
-def _run_one(call: str, results: Mapping[str, Mapping[Any, Any]], execute: Execute) -> CallOutcome:
+def _run_one(
+    call: str, results: Mapping[str, Mapping[Any, Any]], execute: Execute, budget: list[int]
+) -> CallOutcome:
     path, _, query = call.partition("#")[0].partition("?")
     method = path.strip().lower()
     params = _substitute_all(parse_str(query), results)
+    budget[0] -= json_size(params, budget[0])
     if method in _REFUSED:
         error = RestError("Method is not allowed for batch usage", "ERROR_BATCH_METHOD_NOT_ALLOWED")
         return CallOutcome(error=error)
@@ -100,7 +143,11 @@ def run_batch(params: Mapping[str, Any], execute: Execute) -> dict[str, Any]:
 
     Returns:
         The batch method's `result` object.
+
+    Raises:
+        AnswerTooLarge: When the commands' parameters and results pass `MAX_ANSWER_BYTES`.
     """
+    budget = [MAX_ANSWER_BYTES]
     upper = {str(key).upper(): value for key, value in params.items()}
     halt = to_bool(upper.get("HALT"))
     results: dict[str, dict[Any, Any]] = {
@@ -117,12 +164,13 @@ def run_batch(params: Mapping[str, Any], execute: Execute) -> dict[str, Any]:
         elif not isinstance(call, str):
             continue
         else:
-            outcome = _run_one(call, results, execute)
+            outcome = _run_one(call, results, execute, budget)
         if outcome.error is not None:
             results["error"][key] = outcome.error.body()
             if halt:
                 break
             continue
+        budget[0] -= json_size(outcome.result, budget[0])
         results["result"][key] = outcome.result
         if outcome.next is not None:
             results["next"][key] = outcome.next

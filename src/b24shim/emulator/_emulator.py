@@ -9,16 +9,24 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from ._clock import Clock, SystemClock
 from ._faults import FaultConfig
-from ._journal import RequestRecord
-from ._portal import Portal
+from ._fields import legacy_changes
+from ._journal import DEFAULT_JOURNAL_SIZE, RequestRecord
+from ._portal import JOURNAL_PATH, Portal
+from ._schema import SCHEMAS
 from ._server import PortalServer
 from ._settings import PortalSettings, ProcessingTime
 from ._store import ENTITY_NAMES, RecycleBinEntry
+from ._tls import TlsMaterial
 
 __all__ = ["Emulator"]
 
 _T = TypeVar("_T")
 _LEAD = 1
+
+
+def _check_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
 
 
 class _Setting(Generic[_T]):
@@ -45,9 +53,10 @@ class _Setting(Generic[_T]):
 class Emulator:
     """A faithful local Bitrix24 portal: the answers, errors and limits of the real one.
 
-    Serves `crm.lead.*`, `crm.item.*`, `crm.activity.add/list` and `batch` over HTTP/1.1 on
-    loopback, with webhook and OAuth auth, the leaky bucket, the operating-time limit and fault
-    injection. Use it as a context manager (or `start()`/`stop()`)::
+    Serves `crm.{lead,deal,contact,company}.*`, `crm.item.*`, `crm.activity.add/list` and
+    `batch` over HTTP/1.1 (or HTTPS) on loopback, with webhook and OAuth auth, the leaky bucket,
+    the operating-time limit and fault injection. Use it as a context manager (or
+    `start()`/`stop()`)::
 
         with Emulator(rate=0) as portal:
             lead_id = portal.add_lead({"TITLE": "x"})
@@ -67,8 +76,9 @@ class Emulator:
             `{method: seconds}` map; counted on the clock, never slept.
         item_api: False makes an old on-premise portal: `crm.item.*` are 404
             ERROR_METHOD_NOT_FOUND.
-        legacy_not_found: `crm.lead.delete` of a missing lead: "source" answers 400
-            `ERROR_CORE` "Item not found", "docs" answers 400 `""` "Not found".
+        legacy_not_found: `crm.<entity>.delete` of a missing entity: "source" answers 400
+            `ERROR_CORE` "Item not found" (current portals), "docs" each method page's form
+            (lead and deal 400 `""` "Not found"; see docs/emulator.md).
         access_denied_status: 400 (source) or 403 (docs) for `crm.item.*` ACCESS_DENIED and
             allowed_only_intranet_user.
         binder_code_as_number: Send the binder error code as the number 100 instead of "100".
@@ -76,6 +86,11 @@ class Emulator:
         faults: Fault injection, or None.
         clock: Object with `time()`; the real clock by default, `ManualClock` in tests.
         language: "en" or "ru", for localized descriptions.
+        tls: Serve HTTPS with a certificate for the host, localhost and 127.0.0.1, signed by a
+            CA made for this emulator (extra `tls`: trustme); its PEM file is `ca_bundle`.
+        connection_timeout: Seconds an idle keep-alive connection, or one that stops sending
+            in the middle of a request or TLS handshake, is kept before it is closed.
+        journal_size: How many of the newest requests `requests` keeps (memory stays bounded).
 
     Raises:
         ValueError: For a setting out of range.
@@ -110,9 +125,17 @@ class Emulator:
         faults: FaultConfig | None = None,
         clock: Clock | None = None,
         language: str = "en",
+        tls: bool = False,
+        connection_timeout: float = 30.0,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer 0..65535 (0 = any free port), got {port!r}")
+        _check_positive("connection_timeout", connection_timeout)
+        if isinstance(journal_size, bool) or not isinstance(journal_size, int) or journal_size < 1:
+            raise ValueError(f"journal_size must be an integer >= 1, got {journal_size!r}")
+        if not isinstance(tls, bool):
+            raise ValueError(f"tls must be True or False, got {tls!r}")
         if clock is not None and not callable(getattr(clock, "time", None)):
             raise ValueError(
                 f"clock must have a time() method returning unix seconds, got {clock!r}"
@@ -131,12 +154,13 @@ class Emulator:
             language=language,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._portal = Portal(self._settings, self._clock)
+        self._portal = Portal(self._settings, self._clock, journal_size)
+        self._tls = TlsMaterial(host) if tls else None
+        self._connection_timeout = float(connection_timeout)
         self._host = host
         self._port = port
         self._lifecycle = threading.Lock()
         self._server: PortalServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -149,29 +173,26 @@ class Emulator:
         with self._lifecycle:
             if self._server is not None:
                 raise RuntimeError("the emulator is already running")
-            server = PortalServer((self._host, self._port), self._portal)
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.01},
-                name=f"b24shim-emulator-{server.server_address[1]}",
-                daemon=True,
+            context = self._tls.start() if self._tls is not None else None
+            server = PortalServer(
+                (self._host, self._port),
+                self._portal,
+                ssl_context=context,
+                connection_timeout=self._connection_timeout,
             )
-            thread.start()
-            self._server, self._thread = server, thread
+            server.start()
+            self._server = server
         return self
 
     def stop(self) -> None:
         """Stop serving, close the listening socket and open connections (idempotent)."""
         with self._lifecycle:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
+            server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
+        server.stop()  # an event of the serving loop: returns at once
+        if self._tls is not None:
+            self._tls.stop()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -204,7 +225,7 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """`http://HOST:PORT`.
+        """`http://HOST:PORT`, or `https://HOST:PORT` with `tls=True`.
 
         Raises:
             RuntimeError: If the portal is not running (the port is not known yet).
@@ -214,7 +235,29 @@ class Emulator:
                 "the emulator is not running: use `with Emulator() as portal:` or call start()"
             )
         host = self._host if ":" not in self._host else f"[{self._host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the portal speaks HTTPS."""
+        return self._tls is not None
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of a PEM file with the CA that signed the portal's certificate (HTTPS only).
+
+        Give it to clients as their CA file (`verify=`, `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`);
+        the file lives while the portal runs.
+
+        Raises:
+            RuntimeError: Without `tls=True`, or before `start()`.
+        """
+        if self._tls is None:
+            raise RuntimeError("the emulator speaks plain HTTP: make it with Emulator(tls=True)")
+        if self._server is None or self._tls.ca_path is None:
+            raise RuntimeError("the CA file is written at start(): start the emulator first")
+        return self._tls.ca_path
 
     def _webhook(self, user_id: int) -> str:
         return f"{self.base_url}/rest/{user_id}/{self._portal.auth.webhook_codes[user_id]}/"
@@ -236,7 +279,7 @@ class Emulator:
 
     @property
     def token_url(self) -> str:
-        """The OAuth token endpoint, `http://HOST:PORT/oauth/token/`."""
+        """The OAuth token endpoint, `BASE_URL/oauth/token/`."""
         return f"{self.base_url}/oauth/token/"
 
     @property
@@ -285,7 +328,8 @@ class Emulator:
             raise ValueError(
                 f"entity_type_id must be one of {sorted(ENTITY_NAMES)}, got {entity_type_id!r}"
             )
-        created = self._portal.store.add(entity_type_id, fields or {}, 1, self._clock.time())
+        changes = legacy_changes(SCHEMAS[entity_type_id], fields or {})
+        created = self._portal.store.add(entity_type_id, changes, 1, self._clock.time())
         return int(created["ID"])
 
     def add_activity(self, lead_id: int, fields: Mapping[str, Any] | None = None) -> int:
@@ -304,7 +348,21 @@ class Emulator:
 
     def get_lead(self, lead_id: int) -> dict[str, Any] | None:
         """The lead's stored UPPER_CASE fields (a copy), or None."""
-        return self._portal.store.get(_LEAD, lead_id)
+        return self.get_item(_LEAD, lead_id)
+
+    def get_item(self, entity_type_id: int, item_id: int) -> dict[str, Any] | None:
+        """An entity's stored fields (a copy: UPPER_CASE names, typed values), or None.
+
+        Multi-fields are one list under `"FM"`: `{"ID", "TYPE_ID", "VALUE_TYPE", "VALUE"}`.
+
+        Raises:
+            ValueError: For an entity type other than 1, 2, 3 or 4.
+        """
+        if entity_type_id not in ENTITY_NAMES:
+            raise ValueError(
+                f"entity_type_id must be one of {sorted(ENTITY_NAMES)}, got {entity_type_id!r}"
+            )
+        return self._portal.store.get(entity_type_id, item_id)
 
     # -- what happened ------------------------------------------------------------------
 
@@ -320,8 +378,27 @@ class Emulator:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Every `/rest/` request so far, in arrival order (a snapshot)."""
-        return self._portal.journal.snapshot()
+        """The newest `/rest/` requests (at most `journal_size`), in arrival order (a snapshot)."""
+        return self._portal.journal.snapshot()[0]
+
+    @property
+    def requests_dropped(self) -> int:
+        """How many older requests the capped journal no longer holds."""
+        return self._portal.journal.snapshot()[1]
+
+    def clear_requests(self) -> None:
+        """Empty the request journal (nothing else)."""
+        self._portal.journal.clear()
+
+    @property
+    def journal_url(self) -> str:
+        """URL of the request journal for tools outside this process (carries a secret).
+
+        `GET` it for `{"records": [...], "dropped": N, "limit": N}`; add `&clear=1` to empty
+        the journal after reading. `b24shim emulator --journal URL` prints it as JSON lines.
+        """
+        code = self._portal.auth.webhook_codes[1]
+        return f"{self.base_url}{JOURNAL_PATH}?code={code}"
 
     def reset_counters(self) -> None:
         """Empty the request and event logs; refill the bucket; forget operating time and

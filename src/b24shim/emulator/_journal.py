@@ -1,13 +1,23 @@
-"""`RequestRecord`: what the portal saw of each REST request, in arrival order."""
+"""`RequestRecord`: what the portal saw of each REST request, in arrival order, capped.
+
+The journal keeps the newest `limit` records only (a `collections.deque` with `maxlen`), so
+memory stays bounded however many requests a long test or a soak run sends; `dropped` says how
+many older records have gone. Tests read it with `Emulator.requests` and empty it with
+`Emulator.clear_requests()`; from the command line, `b24shim emulator --journal URL` reads (and
+`--clear-journal URL` empties) the journal of a running emulator through its `journal` URL.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any
 
 import attrs
 
-__all__ = ["Journal", "RequestRecord"]
+__all__ = ["DEFAULT_JOURNAL_SIZE", "Journal", "RequestRecord"]
+
+DEFAULT_JOURNAL_SIZE = 10_000
 
 
 @attrs.frozen
@@ -34,23 +44,42 @@ class RequestRecord:
 
 
 class Journal:
-    """A thread-safe, append-only list of `RequestRecord`."""
+    """A thread-safe journal of the newest `limit` `RequestRecord`s.
 
-    def __init__(self) -> None:
+    Args:
+        limit: How many records to keep (>= 1).
+    """
+
+    def __init__(self, limit: int = DEFAULT_JOURNAL_SIZE) -> None:
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=limit)
+        self._appended = 0
+
+    @property
+    def limit(self) -> int:
+        """How many records are kept."""
+        maxlen = self._records.maxlen
+        assert maxlen is not None
+        return maxlen
 
     def append(self, record: RequestRecord) -> None:
-        """Add a record."""
+        """Add a record (the oldest goes when the journal is full)."""
         with self._lock:
             self._records.append(record)
+            self._appended += 1
 
-    def snapshot(self) -> list[RequestRecord]:
-        """Return a copy of the records, oldest first."""
+    def snapshot(self, *, clear: bool = False) -> tuple[list[RequestRecord], int]:
+        """The records, oldest first, and how many older ones were dropped; then maybe clear."""
         with self._lock:
-            return list(self._records)
+            records = list(self._records)
+            dropped = self._appended - len(records)
+            if clear:
+                self._records.clear()
+                self._appended = 0
+            return records, dropped
 
     def clear(self) -> None:
         """Forget all records."""
         with self._lock:
             self._records.clear()
+            self._appended = 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 from ._activity_methods import ACTIVITY_METHODS
 from ._context import Handler
 from ._item_methods import ITEM_METHODS
-from ._lead_methods import LEAD_METHODS
+from ._legacy_methods import LEGACY_METHODS
 
 __all__ = ["BATCH", "lookup", "normalize_method"]
 
 BATCH = "batch"
-_METHODS: dict[str, Handler] = {**LEAD_METHODS, **ITEM_METHODS, **ACTIVITY_METHODS}
+_METHODS: dict[str, Handler] = {**LEGACY_METHODS, **ITEM_METHODS, **ACTIVITY_METHODS}
 
 
 def normalize_method(name: str) -> str:

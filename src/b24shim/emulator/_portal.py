@@ -23,31 +23,33 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from b24shim._php import to_int
+from b24shim._php import to_bool, to_int
 
 from ._auth import AuthContext, AuthRegistry, TokenError
-from ._batch import run_batch
+from ._batch import MAX_ANSWER_BYTES, AnswerTooLarge, run_batch
 from ._clock import Clock, iso_date
 from ._context import CallContext, CallOutcome, Page
 from ._errors import RestError
 from ._faults import FaultDecision, FaultInjector
-from ._journal import Journal, RequestRecord
-from ._limits import LeakyBucket, OperatingLimiter, OperatingStatus
+from ._journal import DEFAULT_JOURNAL_SIZE, Journal, RequestRecord
+from ._limits import WINDOW, LeakyBucket, OperatingLimiter, OperatingStatus
 from ._methods import BATCH, lookup, normalize_method
 from ._request import AUTH_KEYS, HttpRequest, RestRoute, bearer_token, read_params, split_rest_path
 from ._settings import PortalSettings
 from ._store import Store
 
-__all__ = ["JSON_TYPE", "Portal", "Reply", "RequestTimer", "encode", "time_block"]
+__all__ = ["JOURNAL_PATH", "JSON_TYPE", "Portal", "Reply", "RequestTimer", "encode", "time_block"]
 
 logger = logging.getLogger("b24shim.emulator")
 
 JSON_TYPE = "application/json; charset=utf-8"
+JOURNAL_PATH = "/_emulator/journal"
 _HTML_TYPE = "text/html; charset=utf-8"
 _NOT_FOUND_PAGE = b"<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
 _PROXY_PAGE = (
@@ -102,8 +104,11 @@ def time_block(start: float, finish: float, status: OperatingStatus) -> dict[str
         "date_start": iso_date(start),
         "date_finish": iso_date(finish),
     }
-    if status.reset_at is not None:
-        block["operating_reset_at"] = status.reset_at
+    # Real answers carry operating_reset_at always: with nothing counted yet it is the end of
+    # a window opened now (a recorded batch answer: start 1739205151.75, operating 0,
+    # operating_reset_at 1739205751).
+    reset_at = status.reset_at if status.reset_at is not None else int(start) + int(WINDOW)
+    block["operating_reset_at"] = reset_at
     block["operating"] = _seconds(status.operating)
     return block
 
@@ -127,12 +132,14 @@ class RequestTimer:
 class Portal:
     """The emulated portal's state and request handling; safe to call from many threads."""
 
-    def __init__(self, settings: PortalSettings, clock: Clock) -> None:
+    def __init__(
+        self, settings: PortalSettings, clock: Clock, journal_size: int = DEFAULT_JOURNAL_SIZE
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.store = Store()
         self.auth = AuthRegistry()
-        self.journal = Journal()
+        self.journal = Journal(journal_size)
         self.bucket = LeakyBucket()
         self.operating = OperatingLimiter()
         self.faults = FaultInjector()
@@ -142,6 +149,8 @@ class Portal:
         path = request.path
         if path.rstrip("/") == "/oauth/token":
             return self._token(request)
+        if path.rstrip("/") == JOURNAL_PATH:
+            return self._journal(request)
         if path == "/rest" or path.startswith("/rest/"):
             return self._rest(request)
         return Reply(404, _NOT_FOUND_PAGE, _HTML_TYPE)
@@ -167,10 +176,34 @@ class Portal:
                 "domain": "oauth.bitrix.info",
                 "server_endpoint": "https://oauth.bitrix.info/rest/",
                 "status": "L",
-                "client_endpoint": f"http://{host}/rest/",
+                "client_endpoint": f"{'https' if request.https else 'http'}://{host}/rest/",
                 "member_id": self.auth.member_id,
                 "user_id": grant.user_id,
                 "refresh_token": refresh,
+            },
+        )
+
+    # -- the journal, for tools outside the process ---------------------------------------
+
+    def _journal(self, request: HttpRequest) -> Reply:
+        """`GET /_emulator/journal?code=<admin webhook code>[&clear=1]`: the request journal.
+
+        The admin webhook's code is asked for, so that reading what clients sent takes the
+        same secret as sending it. Not a REST method: not journaled, not limited, not faulted.
+        """
+        params = read_params(request)
+        code = params.get("code")
+        expected = self.auth.webhook_codes[1]
+        if not isinstance(code, str) or not secrets.compare_digest(code, expected):
+            body = {"error": "INVALID_CREDENTIALS", "error_description": "Invalid journal code"}
+            return _json_reply(401, body)
+        records, dropped = self.journal.snapshot(clear=to_bool(params.get("clear")))
+        return _json_reply(
+            200,
+            {
+                "records": [attrs.asdict(record) for record in records],
+                "dropped": dropped,
+                "limit": self.journal.limit,
             },
         )
 
@@ -258,9 +291,13 @@ class Portal:
         timer = RequestTimer(self.clock)
         if method == BATCH:
             start = timer.now()
-            result = run_batch(
-                params, lambda name, command: self.invoke(auth, name, command, timer)
-            )
+            try:
+                result = run_batch(
+                    params, lambda name, command: self.invoke(auth, name, command, timer)
+                )
+            except AnswerTooLarge:
+                logger.warning("batch answer over %d bytes refused", MAX_ANSWER_BYTES)
+                return _INTERNAL_ERROR.status, _INTERNAL_ERROR.body(), auth.user_id
             block = time_block(start, timer.now(), OperatingStatus(0.0, None))
             return 200, {"result": result, "time": block}, auth.user_id
         outcome = self.invoke(auth, method, params, timer)

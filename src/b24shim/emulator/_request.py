@@ -25,7 +25,7 @@ class HttpRequest:
         query: The raw query string.
         headers: Header values by lower-cased name.
         body: The raw body.
-        https: Whether it came over TLS (never, on this loopback server).
+        https: Whether it came over TLS (`Emulator(tls=True)`).
     """
 
     method: str

@@ -1,7 +1,9 @@
 """The portal's data: CRM entities, activities, the recycle bin and the REST event log.
 
-Everything sits behind one lock, so concurrent requests see a consistent store. Fields are held
-in the legacy `UPPER_CASE` naming; the method layers render them as legacy or item views.
+Everything sits behind one lock, so concurrent requests see a consistent store. Records are held
+in the legacy `UPPER_CASE` naming with typed values (`_schema`, `_fields`); the method layers
+render them as legacy or item views. A stored record is never changed in place (an update
+stores a new dict), so readers get the records themselves and list calls copy nothing.
 
 Deleting an entity (whichever method asks) moves it and its activities into the recycle bin as
 one `RecycleBinEntry` and logs one REST event, e.g. `ONCRMLEADDELETE` (spec 2.5, 3.5).
@@ -11,18 +13,30 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from ._clock import iso_date
+from ._fields import Changes, apply_changes
+from ._schema import SCHEMAS
 
-__all__ = ["ENTITY_NAMES", "RecycleBinEntry", "Store"]
+__all__ = ["ENTITY_NAMES", "Record", "RecycleBinEntry", "Store"]
+
+Record = Mapping[str, Any]
+EVENT_LIMIT = 10_000  # REST events kept (the newest)
 
 # entityTypeId -> name used in event names and default titles
 ENTITY_NAMES: dict[int, str] = {1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY"}
-_TITLED = {1: "Lead", 2: "Deal"}
+
+
+def _private(changes: Changes) -> Changes:
+    """The caller's values deep-copied, so nothing it holds is shared with the store."""
+    return Changes(
+        copy.deepcopy(changes.values), copy.deepcopy(changes.fm_add), dict(changes.fm_edit)
+    )
 
 
 @attrs.frozen
@@ -57,51 +71,80 @@ class Store:
         self._next_id: dict[int, int] = dict.fromkeys(ENTITY_NAMES, 1)
         self._activities: dict[int, dict[str, Any]] = {}
         self._next_activity = 1
+        self._next_fm = 1
         self._bin: list[RecycleBinEntry] = []
-        self._events: list[dict[str, Any]] = []
+        # The newest events only: memory stays bounded however many deletes a test runs.
+        self._events: deque[dict[str, Any]] = deque(maxlen=EVENT_LIMIT)
 
-    def add(
-        self, entity_type_id: int, fields: Mapping[str, Any], user_id: int, now: float
-    ) -> dict[str, Any]:
-        """Create an entity from UPPER_CASE fields; return its stored fields (a copy)."""
-        stamp = iso_date(now)
+    def _next_fm_id(self) -> int:
+        # called with the lock held
+        fm_id = self._next_fm
+        self._next_fm += 1
+        return fm_id
+
+    def add(self, entity_type_id: int, changes: Changes, user_id: int, now: float) -> Record:
+        """Create an entity from parsed fields; return its stored record (do not change it)."""
+        record = self._write(entity_type_id, None, changes, user_id, now)
+        assert record is not None  # an add always writes
+        return record
+
+    def update(
+        self, entity_type_id: int, entity_id: int, changes: Changes, user_id: int, now: float
+    ) -> Record | None:
+        """Apply parsed fields to an entity; return the new record, or None if it is missing."""
+        return self._write(entity_type_id, entity_id, changes, user_id, now)
+
+    def _write(
+        self,
+        entity_type_id: int,
+        entity_id: int | None,
+        changes: Changes,
+        user_id: int,
+        now: float,
+    ) -> Record | None:
+        table = self._entities[entity_type_id]
         with self._lock:
-            new_id = self._next_id[entity_type_id]
-            self._next_id[entity_type_id] = new_id + 1
-            record: dict[str, Any] = {"ID": new_id, "ASSIGNED_BY_ID": user_id, "OPENED": "Y"}
-            if entity_type_id in _TITLED:
-                record["TITLE"] = f"{_TITLED[entity_type_id]} #{new_id}"
-            if entity_type_id == 1:
-                record["STATUS_ID"] = "NEW"
-            record.update(copy.deepcopy(dict(fields)))
-            record.update(
-                {
-                    "ID": new_id,
-                    "CREATED_BY_ID": user_id,
-                    "MODIFY_BY_ID": user_id,
-                    "DATE_CREATE": stamp,
-                    "DATE_MODIFY": stamp,
-                }
+            if entity_id is None:
+                current = None
+                entity_id = self._next_id[entity_type_id]
+                self._next_id[entity_type_id] = entity_id + 1
+            else:
+                current = table.get(entity_id)
+                if current is None:
+                    return None
+            record = apply_changes(
+                SCHEMAS[entity_type_id],
+                current,
+                _private(changes),
+                new_id=entity_id,
+                user_id=user_id,
+                now=now,
+                next_fm_id=self._next_fm_id,
             )
-            self._entities[entity_type_id][new_id] = record
-            return copy.deepcopy(record)
+            table[entity_id] = record
+            return record
+
+    def record(self, entity_type_id: int, entity_id: int) -> Record | None:
+        """The stored record itself (records are replaced, never changed, so none is copied)."""
+        with self._lock:
+            return self._entities[entity_type_id].get(entity_id)
 
     def get(self, entity_type_id: int, entity_id: int) -> dict[str, Any] | None:
-        """Return an entity's fields (a copy), or None."""
-        with self._lock:
-            record = self._entities[entity_type_id].get(entity_id)
-            return copy.deepcopy(record) if record is not None else None
+        """Return a deep copy of an entity's stored fields, or None."""
+        record = self.record(entity_type_id, entity_id)
+        return copy.deepcopy(dict(record)) if record is not None else None
 
     def exists(self, entity_type_id: int, entity_id: int) -> bool:
         """Whether the entity exists."""
         with self._lock:
             return entity_id in self._entities[entity_type_id]
 
-    def all(self, entity_type_id: int) -> list[dict[str, Any]]:
-        """Return all entities of a type (copies), by ascending id."""
+    def all(self, entity_type_id: int) -> list[Record]:
+        """The stored records of a type by ascending id: references, no copies (see `record`)."""
         with self._lock:
             table = self._entities[entity_type_id]
-            return [copy.deepcopy(table[key]) for key in sorted(table)]
+            # Ids are handed out ascending and dicts keep insertion order.
+            return list(table.values())
 
     def delete(
         self, entity_type_id: int, entity_id: int, user_id: int | None, method: str, now: float
@@ -122,7 +165,9 @@ class Store:
             ]
             activities = tuple(self._activities.pop(key) for key in owned)
             self._bin.append(
-                RecycleBinEntry(entity_type_id, entity_id, record, activities, user_id, method, now)
+                RecycleBinEntry(
+                    entity_type_id, entity_id, dict(record), activities, user_id, method, now
+                )
             )
             self._events.append(
                 {
@@ -163,9 +208,10 @@ class Store:
             return new_id
 
     def activities(self) -> list[dict[str, Any]]:
-        """Return all live activities (copies), by ascending id."""
+        """Return all live activities by ascending id (the stored dicts: do not change them)."""
         with self._lock:
-            return [copy.deepcopy(self._activities[key]) for key in sorted(self._activities)]
+            # Ids ascend in insertion order; an activity is never changed once stored.
+            return list(self._activities.values())
 
     @property
     def recycle_bin(self) -> list[RecycleBinEntry]:
@@ -177,7 +223,7 @@ class Store:
     def events(self) -> list[dict[str, Any]]:
         """A snapshot of the REST events, oldest first."""
         with self._lock:
-            return copy.deepcopy(self._events)
+            return copy.deepcopy(list(self._events))
 
     def clear_events(self) -> None:
         """Empty the event log."""
