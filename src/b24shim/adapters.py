@@ -331,11 +331,12 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
                 extra={"b24shim_method": _DELETE},
             )
             return self._answer(request, *INVALID_ID_ANSWER)
-        plan = shim._plan(lead_id)
+        engine = shim.engine
+        plan = engine.plan(lead_id)
         if plan.route is LEGACY and not plan.verified and not plan.fell_back:
             # The legacy route: the portal's own answer, byte for byte.
             response = super().send(request, **kwargs)
-            shim._conclude(plan, parse_response(response.status_code, response.content))
+            engine.passed_through(plan, response.status_code, response.content)
             logger.debug(
                 "%s crm.lead.delete of lead %s passed through (stage %s)",
                 portal,
@@ -428,9 +429,9 @@ def _coerced_passes(shim: LeadShim, value: object) -> bool:
     lead_id = to_int(value)
     if not 0 < lead_id <= MAX_LEAD_ID:
         return False
-    stage = shim.policy.stage_for(lead_id)
+    stage = shim.engine.policy.stage_for(lead_id)
     sent = not stage.uses_item
-    shim.reporter.report([id_coercion_difference(lead_id, stage, value, sent=sent)])
+    shim.engine.reporter.report([id_coercion_difference(lead_id, stage, value, sent=sent)])
     return sent
 
 
@@ -551,7 +552,7 @@ class _BatchRewrite:
                 )
                 commands[key] = value
                 continue
-            plan = shim._plan(lead_id, position)
+            plan = shim.engine.plan(lead_id, position)
             routed = plan.route is not LEGACY
             reads: tuple[str, str, str] | None = None
             if plan.verified:
@@ -645,7 +646,7 @@ class _BatchRewrite:
         for delete in self.deletes:
             if delete.key not in maps["result"] and delete.key not in maps["result_error"]:
                 continue  # not run (halt): the legacy answer would not have it either
-            result = self._conclude(shim, delete, replies)
+            result = self._result_of(shim, delete, replies)
             if delete.plan.route is LEGACY:
                 continue  # the portal's own crm.lead.delete answer stays as it is
             _put_legacy(maps, delete.key, result)
@@ -697,7 +698,7 @@ class _BatchRewrite:
         response.headers["Content-Length"] = str(len(content))
 
     @staticmethod
-    def _conclude(shim: LeadShim, delete: _Delete, replies: dict[str, Reply]) -> DeleteResult:
+    def _result_of(shim: LeadShim, delete: _Delete, replies: dict[str, Reply]) -> DeleteResult:
         plan = delete.plan
         reply = replies[delete.key]
         if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
@@ -711,7 +712,7 @@ class _BatchRewrite:
                 item_before=Read.from_get(replies[item_before]),
                 other_after=Read.from_get(replies[other_after]),
             )
-        result: DeleteResult = shim._conclude(plan, reply, reads=reads)
+        result: DeleteResult = shim.engine.conclude(plan, reply, reads=reads)
         return result
 
 
