@@ -340,40 +340,34 @@ class _SharedBucket(LeakyBucket):
         idle = max(0.0, self._clock.time() - self._last_grant)
         return max(0.0, self._last_level - idle * self.limit.rate)
 
-    def acquire(self) -> float:
-        """Take room for one request in the shared bucket, waiting as needed."""
-        waited = 0.0
-        while True:
-            answer = None
-            if self._link.up:
-                answer = self._link.run(
-                    "take",
-                    [self._key],
-                    [
-                        repr(self.limit.rate),
-                        self.limit.burst,
-                        repr(self._estimate()),
-                        self._ttl_ms,
-                        repr(_SLACK),
-                        repr(_HOLD_MAX),
-                        int(self._local),
-                    ],
-                )
-            if answer is None:
-                return waited + self._acquire_locally()
-            granted, detail = int(answer[0]), answer[1]
-            if granted:
-                self._local = False
-                self._mine.grant = int(detail)
-                self._last_grant, self._last_level = self._clock.time(), float(answer[2])
-                with self._lock:
-                    self.waited += waited
-                return waited
-            wait = float(detail)
-            self._clock.sleep(wait)
-            waited += wait
+    def reserve(self) -> float:
+        """Take room for one request in the shared bucket, or say how long until there is."""
+        answer = None
+        if self._link.up:
+            answer = self._link.run(
+                "take",
+                [self._key],
+                [
+                    repr(self.limit.rate),
+                    self.limit.burst,
+                    repr(self._estimate()),
+                    self._ttl_ms,
+                    repr(_SLACK),
+                    repr(_HOLD_MAX),
+                    int(self._local),
+                ],
+            )
+        if answer is None:
+            return self._reserve_locally()
+        granted, detail = int(answer[0]), answer[1]
+        if granted:
+            self._local = False
+            self._mine.grant = int(detail)
+            self._last_grant, self._last_level = self._clock.time(), float(answer[2])
+            return 0.0
+        return max(float(detail), 1e-9)
 
-    def _acquire_locally(self) -> float:
+    def _reserve_locally(self) -> float:
         if not self._local:
             # Switching to local: start from what the portal may still hold, not empty.
             level = self._estimate()
@@ -381,11 +375,12 @@ class _SharedBucket(LeakyBucket):
                 self._level, self._stamp = level, self._clock.time()
                 self._first_in_flight = False
             self._local = True
-        self._mine.grant = "local"
-        waited = super().acquire()
-        with self._lock:
-            self._last_grant, self._last_level = self._clock.time(), self._level
-        return waited
+        wait = super().reserve()
+        if wait <= 0:
+            self._mine.grant = "local"
+            with self._lock:
+                self._last_grant, self._last_level = self._clock.time(), self._level
+        return wait
 
     def answered(self) -> None:
         """The request this thread took room for got its answer (or failed)."""
@@ -461,11 +456,11 @@ class _SharedPacer(OperatingPacer):
         self._sync(set())
         return reset_at
 
-    def wait(self, methods: Iterable[str]) -> float:
-        """Merge what the other workers learned about ``methods``, then wait as locally."""
+    def due(self, methods: Iterable[str]) -> float:
+        """Merge what the other workers learned about ``methods``, then answer as locally."""
         names = list(methods)
         self._sync({name.lower() for name in names})
-        return super().wait(names)
+        return super().due(names)
 
     def _sync(self, methods: set[str]) -> None:
         now = self._clock.time()

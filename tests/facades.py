@@ -1,0 +1,70 @@
+"""The facades the one behaviour suite runs over: LeadShim, and AsyncLeadShim driven blocking.
+
+`BlockingAsyncShim` runs an `AsyncLeadShim` on an event loop of its own, one call at a time, so
+that the same test body (`facade.delete_lead(...)`, `list(facade.delete_leads(...))`) exercises
+both front ends of the one engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from b24shim import AsyncLeadShim, DeleteResult, LeadShim
+
+FACADES = ("requests", "aiohttp")
+
+
+class BlockingAsyncShim:
+    """An `AsyncLeadShim` with LeadShim's blocking calls, for the shared behaviour suite."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+
+        async def make() -> AsyncLeadShim:
+            return AsyncLeadShim(*args, **kwargs)
+
+        try:
+            self.shim = self._loop.run_until_complete(make())
+        except BaseException:
+            self._loop.close()
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.shim, name)
+
+    def delete_lead(self, lead_id: object) -> DeleteResult:
+        return self._loop.run_until_complete(self.shim.delete_lead(lead_id))
+
+    def delete_leads(self, ids: Iterable[object], **kwargs: Any) -> Iterator[DeleteResult]:
+        async def collect() -> list[DeleteResult]:
+            return [result async for result in self.shim.delete_leads(ids, **kwargs)]
+
+        return iter(self._loop.run_until_complete(collect()))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self.shim.aclose())
+        self._loop.close()
+
+
+class FacadeFactory:
+    """Builds the facade under test with LeadShim's arguments; closes them all at the end."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._made: list[BlockingAsyncShim] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.kind == "requests":
+            return LeadShim(*args, **kwargs)
+        made = BlockingAsyncShim(*args, **kwargs)
+        self._made.append(made)
+        return made
+
+    def close(self) -> None:
+        for made in self._made:
+            made.close()
+
+
+MakeFacade = Callable[..., Any]
