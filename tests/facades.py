@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from b24shim import AsyncLeadShim, DeleteResult, LeadShim
+from b24shim.emulator import Emulator
 
 FACADES = ("requests", "aiohttp")
 
@@ -68,3 +69,16 @@ class FacadeFactory:
 
 
 MakeFacade = Callable[..., Any]
+
+
+def delete_methods(portal: Emulator) -> list[str]:
+    """The delete methods the portal ran, batch commands included."""
+    seen: list[str] = []
+    for record in portal.requests:
+        if record.method == "batch":
+            commands = record.params.get("cmd", {})
+            values = commands.values() if isinstance(commands, dict) else commands
+            seen += [str(c).partition("?")[0] for c in values]
+        else:
+            seen.append(record.method)
+    return [m for m in seen if m.endswith(".delete")]

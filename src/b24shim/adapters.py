@@ -33,7 +33,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
@@ -70,8 +70,25 @@ from b24shim.transport import batch_params, encode_query
 
 if TYPE_CHECKING:
     import aiohttp
+    import httpx
 
-__all__ = ["BATCH_LIMIT", "INVALID_ID_ANSWER", "ShimAdapter", "ShimMiddleware", "install"]
+try:  # the httpx drop-ins subclass its transports when it is installed (extra httpx)
+    import httpx as _httpx
+
+    _HTTPX_BASE: type = _httpx.BaseTransport
+    _HTTPX_ASYNC_BASE: type = _httpx.AsyncBaseTransport
+except ImportError:  # pragma: no cover - without the extra, constructing them fails clearly
+    _HTTPX_BASE = _HTTPX_ASYNC_BASE = object
+
+__all__ = [
+    "BATCH_LIMIT",
+    "INVALID_ID_ANSWER",
+    "AsyncShimTransport",
+    "ShimAdapter",
+    "ShimMiddleware",
+    "ShimTransport",
+    "install",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -842,100 +859,190 @@ class ShimMiddleware:
             return await handler(request)
         token = _answering.set(True)
         try:
-            if method == _DELETE:
-                return await self._delete(shim, request, handler, call)
-            return await self._batch(shim, request, handler, call)
+            return await self._run(shim, request, handler, call)
         finally:
             _answering.reset(token)
 
-    @staticmethod
-    async def _delete(
-        shim: AsyncLeadShim, request: aiohttp.ClientRequest, handler: _Handler, call: _Call
+    async def _run(
+        self,
+        shim: AsyncLeadShim,
+        request: aiohttp.ClientRequest,
+        handler: _Handler,
+        call: _Call,
     ) -> aiohttp.ClientResponse:
-        engine = shim.engine
-        value = pick_id(call.params)
-        try:
-            lead_id = parse_lead_id(value)
-        except InvalidLeadId as exc:
-            if coerced_passes(engine, value):
-                return await handler(request)  # byte for byte, as legacy sends it
-            logger.info(
-                "%s crm.lead.delete with id %s sent as id=0, which the portal answers as an "
-                "invalid id, so no lead is deleted (%s)",
-                shim.transport.portal,
-                describe(value),
-                exc.reason,
-            )
-            await _aim(request, call, _DELETE, {"id": 0})
-            return await handler(request)
-        plan = engine.plan(lead_id)
-        if plan.route is LEGACY and not plan.verified and not plan.fell_back:
-            legacy = await handler(request)  # the portal's own answer, byte for byte
-            engine.passed_through(plan, legacy.status, await legacy.read())
-            return legacy
-        deletes = engine.delete(plan)
+        """Drive the call's flow with aiohttp: the caller's request is sent, re-aimed."""
+        flow = _flow_for(shim, call)
         response: aiohttp.ClientResponse | None = None
-        while (step := deletes.next_step()) is not None:
-            if isinstance(step, Wait):
-                await shim.transport.sleep(step.seconds)
-                continue
-            sent = step.request
-            if sent.batch:
-                await _aim(request, call, _BATCH, batch_params(sent.commands))
-            else:
-                ((name, params),) = sent.commands.values()
-                await _aim(request, call, name, params)
-            if response is not None:
-                response.release()
-            response = await handler(request)
-            deletes.receive_response(response.status, await response.read())
-        assert response is not None  # a delete is sent at least once
-        (result,) = deletes.results.values()
-        logger.debug(
-            "%s crm.lead.delete of lead %s answered through %s (stage %s): %s",
-            shim.transport.portal,
-            lead_id,
-            result.method,
-            result.stage.value,
-            result.outcome.value,
-        )
-        status, answer = result.to_legacy()
-        _answer_with(response, status, encode_json(answer))
-        return response
-
-    @staticmethod
-    async def _batch(
-        shim: AsyncLeadShim, request: aiohttp.ClientRequest, handler: _Handler, call: _Call
-    ) -> aiohttp.ClientResponse:
-        rewrite = _BatchRewrite.plan(shim, call)
-        if rewrite is None:
-            return await handler(request)
-        if rewrite.changed:
-            kept = {k: v for k, v in call.body.items() if k.upper() not in ("CMD", "HALT")}
-            body: dict[str, Any] = {**kept, "cmd": rewrite.commands}
-            if rewrite.halt is not None:
-                body["halt"] = rewrite.halt
-            await _aim(request, call, _BATCH, body, keep_query=True)
-        response = await handler(request)
-        content = await response.read()
-        done = {
-            key: await shim.delete_lead(lead_id)
-            for key, lead_id in rewrite.fallbacks(response.status, content)
-        }
-        written, rest = rewrite.read(shim, response.status, content, done)
-        if rest:
-            logger.info(
-                "%s batch: %d command(s) after a halted routed delete are left unanswered, as "
-                "not run (the aiohttp drop-in does not send them again)",
-                shim.transport.portal,
-                len(rest),
-            )
-        if written is not None:
-            _answer_with(response, response.status, written)
+        value: Any = None
+        try:
+            while True:
+                action = flow.send(value)
+                if isinstance(action, _Sleep):
+                    await shim.transport.sleep(action.seconds)
+                    value = None
+                elif isinstance(action, _DeleteLead):
+                    value = await shim.delete_lead(action.lead_id)
+                else:
+                    if isinstance(action, _Send):
+                        await _aim(request, call, action)
+                    if response is not None:
+                        response.release()
+                    response = await handler(request)
+                    value = (response.status, await response.read())
+        except StopIteration as stop:
+            reply: _Reply = stop.value
+        assert response is not None  # every flow sends at least once
+        if reply.content is not None:
+            _answer_with(response, reply.status or response.status, reply.content)
         return response
 
 
 _Handler = Callable[["aiohttp.ClientRequest"], Awaitable["aiohttp.ClientResponse"]]
+
+
+# -- the flows of the drop-ins: what to send and answer, whatever the HTTP library ------------
+
+
+@attrs.frozen
+class _Forward:
+    """Send the caller's request as it came; the flow gets ``(status, content)``."""
+
+
+@attrs.frozen
+class _Send:
+    """Send the caller's request aimed at ``method`` with ``params``, its auth kept."""
+
+    method: str
+    params: Mapping[str, Any]
+    keep_query: bool = False
+
+
+@attrs.frozen
+class _Sleep:
+    """Wait ``seconds`` (a retry's back-off), as the driver waits."""
+
+    seconds: float
+
+
+@attrs.frozen
+class _DeleteLead:
+    """Delete ``lead_id`` through the facade (a portal found lacking ``crm.item.*``)."""
+
+    lead_id: int
+
+
+@attrs.frozen
+class _Reply:
+    """The flow's end: answer with the last response, its body replaced by ``content``."""
+
+    status: int | None = None
+    content: bytes | None = None  # None: the last response as it came
+
+
+_Action = _Forward | _Send | _Sleep | _DeleteLead
+_Flow = Generator[_Action, Any, _Reply]
+
+
+def _flow_for(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
+    return _delete_flow(shim, call) if call.method == _DELETE else _batch_flow(shim, call)
+
+
+def _delete_flow(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
+    """One ``crm.lead.delete``, driven by the facade's engine."""
+    engine = shim.engine
+    value = pick_id(call.params)
+    try:
+        lead_id = parse_lead_id(value)
+    except InvalidLeadId as exc:
+        if coerced_passes(engine, value):
+            yield _Forward()  # byte for byte, as legacy sends it
+            return _Reply()
+        logger.info(
+            "%s crm.lead.delete with id %s sent as id=0, which the portal answers as an "
+            "invalid id, so no lead is deleted (%s)",
+            shim.transport.portal,
+            describe(value),
+            exc.reason,
+        )
+        yield _Send(_DELETE, {"id": 0})
+        return _Reply()
+    plan = engine.plan(lead_id)
+    if plan.route is LEGACY and not plan.verified and not plan.fell_back:
+        status, content = yield _Forward()  # the portal's own answer, byte for byte
+        engine.passed_through(plan, status, content)
+        return _Reply()
+    deletes = engine.delete(plan)
+    while (step := deletes.next_step()) is not None:
+        if isinstance(step, Wait):
+            yield _Sleep(step.seconds)
+            continue
+        sent = step.request
+        if sent.batch:
+            status, content = yield _Send(_BATCH, batch_params(sent.commands))
+        else:
+            ((name, params),) = sent.commands.values()
+            status, content = yield _Send(name, params)
+        deletes.receive_response(status, content)
+    (result,) = deletes.results.values()
+    logger.debug(
+        "%s crm.lead.delete of lead %s answered through %s (stage %s): %s",
+        shim.transport.portal,
+        lead_id,
+        result.method,
+        result.stage.value,
+        result.outcome.value,
+    )
+    status, answer = result.to_legacy()
+    return _Reply(status, encode_json(answer))
+
+
+def _batch_flow(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
+    """A ``batch`` with its ``crm.lead.delete`` commands routed (see :class:`_BatchRewrite`)."""
+    rewrite = _BatchRewrite.plan(shim, call)
+    if rewrite is None:
+        yield _Forward()
+        return _Reply()
+    if rewrite.changed:
+        kept = {k: v for k, v in call.body.items() if k.upper() not in ("CMD", "HALT")}
+        body: dict[str, Any] = {**kept, "cmd": rewrite.commands}
+        if rewrite.halt is not None:
+            body["halt"] = rewrite.halt
+        status, content = yield _Send(_BATCH, body, keep_query=True)
+    else:
+        status, content = yield _Forward()
+    done: dict[str, DeleteResult] = {}
+    for key, lead_id in rewrite.fallbacks(status, content):
+        done[key] = yield _DeleteLead(lead_id)
+    written, rest = rewrite.read(shim, status, content, done)
+    if rest:
+        logger.info(
+            "%s batch: %d command(s) after a halted routed delete are left unanswered, as not "
+            "run (this drop-in does not send them again)",
+            shim.transport.portal,
+            len(rest),
+        )
+    return _Reply(None, written)
+
+
+def _aimed_url(url: str, query: str, call: _Call, action: _Send) -> str:
+    """The caller's URL pointed at ``action.method``, with its auth (or its own query) kept."""
+    parts = urlsplit(url)
+    name = parts.path.rsplit("/", 1)[-1]
+    suffix = ".json" if name.lower().endswith(".json") else ""
+    path = parts.path[: len(parts.path) - len(name)] + action.method + suffix
+    if action.keep_query:
+        kept = [p for p in query.split("&") if p and _base_name(p).upper() not in ("CMD", "HALT")]
+        query = "&".join(kept)
+    else:
+        query = "&".join(
+            f"{key}={quote(str(call.params[key]), safe='')}"
+            for key in _AUTH_KEYS
+            if isinstance(call.params.get(key), str)
+        )
+    return urlunsplit(parts._replace(path=path, query=query))
+
+
+_DROPPED_HEADERS = ("Content-Length", "Transfer-Encoding", "Content-Encoding", "Content-Type")
 
 
 def _aiohttp_body(request: aiohttp.ClientRequest) -> bytes | None:
@@ -953,40 +1060,16 @@ def _aiohttp_body(request: aiohttp.ClientRequest) -> bytes | None:
     raise _Unreadable("a streamed body")
 
 
-async def _aim(
-    request: aiohttp.ClientRequest,
-    call: _Call,
-    method: str,
-    params: Mapping[str, Any],
-    *,
-    keep_query: bool = False,
-) -> None:
-    """Point ``request`` at ``method`` with ``params`` (as JSON), keeping the caller's auth."""
-    url = request.url
-    name = url.path.rsplit("/", 1)[-1]
-    suffix = ".json" if name.lower().endswith(".json") else ""
-    path = url.path[: len(url.path) - len(name)] + method + suffix
-    query = ""
-    if keep_query:
-        kept = [
-            part
-            for part in url.raw_query_string.split("&")
-            if part and _base_name(part).upper() not in ("CMD", "HALT")
-        ]
-        query = "&".join(kept)
-    elif any(key in call.params for key in _AUTH_KEYS):
-        query = "&".join(
-            f"{key}={quote(str(call.params[key]), safe='')}"
-            for key in _AUTH_KEYS
-            if key in call.params
-        )
-    request.url = url.with_path(path, encoded=False).with_query(query or None)
-    body: dict[str, Any] = dict(params)
+async def _aim(request: aiohttp.ClientRequest, call: _Call, action: _Send) -> None:
+    """Point ``request`` at ``action``'s method with its parameters, as JSON."""
+    from yarl import URL  # noqa: PLC0415 - aiohttp's own
+
+    url = _aimed_url(str(request.url), request.url.raw_query_string, call, action)
+    request.url = URL(url, encoded=True)
     request.method = "POST"
-    request.headers["Content-Type"] = "application/json"
-    for header in ("Content-Length", "Transfer-Encoding", "Content-Encoding"):
+    for header in _DROPPED_HEADERS:
         request.headers.pop(header, None)
-    await request.update_body(encode_json(body))
+    await request.update_body(encode_json(dict(action.params)))
     request.headers["Content-Type"] = "application/json"
 
 
@@ -1011,6 +1094,186 @@ def _answer_with(response: aiohttp.ClientResponse, status: int, content: bytes) 
     headers["Content-Length"] = str(len(content))
     headers["Content-Type"] = _JSON_TYPE
     response._headers = CIMultiDictProxy(headers)
+
+
+# -- the httpx drop-ins -----------------------------------------------------------------------
+
+
+def _httpx_call(
+    shim: LeadShim | AsyncLeadShim, request: httpx.Request, method: str
+) -> _Call | None:
+    """The call an httpx request makes, or None when it is not the shim's to answer."""
+    url = str(request.url)
+    credentials = shim.transport.credentials
+    if not same_identity(url, credentials):
+        return None
+    try:
+        body = _params_of(request.content, request.headers)
+    except Exception as exc:
+        logger.info(
+            "%s %s passes through unchanged: %s cannot be read here",
+            credentials.portal,
+            method,
+            exc if isinstance(exc, _Unreadable) else "a streamed body",
+        )
+        return None
+    call = _Call(method, parse_str(request.url.query.decode("ascii", "replace")), body)
+    if isinstance(credentials, OAuth) and not _carries_token(request.headers, call.params):
+        return None
+    return call
+
+
+def _httpx_aimed(request: httpx.Request, call: _Call, action: _Send) -> httpx.Request:
+    import httpx  # noqa: PLC0415 - the extra, present when this runs
+
+    url = _aimed_url(str(request.url), request.url.query.decode("ascii", "replace"), call, action)
+    headers = [
+        (k, v) for k, v in request.headers.multi_items() if k.title() not in _DROPPED_HEADERS
+    ]
+    headers.append(("Content-Type", "application/json"))
+    return httpx.Request(
+        "POST",
+        url,
+        headers=headers,
+        content=encode_json(dict(action.params)),
+        extensions=request.extensions,
+    )
+
+
+def _httpx_answer(request: httpx.Request, last: httpx.Response, reply: _Reply) -> httpx.Response:
+    import httpx  # noqa: PLC0415
+
+    if reply.content is None:
+        return last
+    return httpx.Response(
+        reply.status or last.status_code,
+        headers={"Content-Type": _JSON_TYPE},
+        content=reply.content,
+        request=request,
+    )
+
+
+class ShimTransport(_HTTPX_BASE):  # type: ignore[misc]
+    """An httpx transport that answers ``crm.lead.delete`` through the shim.
+
+    ``httpx.Client(transport=ShimTransport())``: deletes of the shim's portal, single or in
+    ``batch``, are answered with exactly what ``crm.lead.delete`` would have answered, whatever
+    the stage; every other request goes through ``transport`` (an ``httpx.HTTPTransport`` by
+    default) untouched. The routed calls are sent the same way, with the caller's credentials.
+
+    Args:
+        shim: the :class:`~b24shim.LeadShim` to route with; ``LeadShim.from_env()``, built on
+            first use, when None.
+        transport: the transport that sends (``httpx.HTTPTransport()`` when None).
+    """
+
+    def __init__(self, shim: LeadShim | None = None, transport: Any = None) -> None:
+        import httpx  # noqa: PLC0415
+
+        self._source: _ShimSource[LeadShim] = _ShimSource(shim, LeadShim.from_env)
+        self._transport = transport if transport is not None else httpx.HTTPTransport()
+
+    @classmethod
+    def _sharing(cls, source: _ShimSource[LeadShim], transport: Any) -> ShimTransport:
+        made = cls(transport=transport)
+        made._source = source
+        return made
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a ``crm.lead.delete`` of the shim's portal; pass anything else through."""
+        method = method_of(str(request.url))
+        shim = self._source.get() if method is not None else None
+        call = _httpx_call(shim, request, method) if shim is not None and method else None
+        if shim is None or call is None:
+            return self._transport.handle_request(request)
+        flow = _flow_for(shim, call)
+        response = None
+        value: Any = None
+        try:
+            while True:
+                action = flow.send(value)
+                if isinstance(action, _Sleep):
+                    shim.transport.clock.sleep(action.seconds)
+                    value = None
+                elif isinstance(action, _DeleteLead):
+                    value = shim.delete_lead(action.lead_id)
+                else:
+                    sent = (
+                        request
+                        if isinstance(action, _Forward)
+                        else _httpx_aimed(request, call, action)
+                    )
+                    if response is not None:
+                        response.close()
+                    response = self._transport.handle_request(sent)
+                    value = (response.status_code, response.read())
+        except StopIteration as stop:
+            reply: _Reply = stop.value
+        assert response is not None  # every flow sends at least once
+        return _httpx_answer(request, response, reply)
+
+    def close(self) -> None:
+        """Close the transport that sends."""
+        self._transport.close()
+
+
+class AsyncShimTransport(_HTTPX_ASYNC_BASE):  # type: ignore[misc]
+    """The asyncio twin of :class:`ShimTransport`: ``httpx.AsyncClient(transport=...)``.
+
+    Args:
+        shim: the :class:`~b24shim.AsyncLeadShim` to route with; ``AsyncLeadShim.from_env()``,
+            built on first use, when None.
+        transport: the transport that sends (``httpx.AsyncHTTPTransport()`` when None).
+    """
+
+    def __init__(self, shim: AsyncLeadShim | None = None, transport: Any = None) -> None:
+        import httpx  # noqa: PLC0415
+
+        self._source: _ShimSource[AsyncLeadShim] = _ShimSource(shim, AsyncLeadShim.from_env)
+        self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
+
+    @classmethod
+    def _sharing(cls, source: _ShimSource[AsyncLeadShim], transport: Any) -> AsyncShimTransport:
+        made = cls(transport=transport)
+        made._source = source
+        return made
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a ``crm.lead.delete`` of the shim's portal; pass anything else through."""
+        method = method_of(str(request.url))
+        shim = self._source.get() if method is not None else None
+        call = _httpx_call(shim, request, method) if shim is not None and method else None
+        if shim is None or call is None:
+            return await self._transport.handle_async_request(request)
+        flow = _flow_for(shim, call)
+        response = None
+        value: Any = None
+        try:
+            while True:
+                action = flow.send(value)
+                if isinstance(action, _Sleep):
+                    await shim.transport.sleep(action.seconds)
+                    value = None
+                elif isinstance(action, _DeleteLead):
+                    value = await shim.delete_lead(action.lead_id)
+                else:
+                    sent = (
+                        request
+                        if isinstance(action, _Forward)
+                        else _httpx_aimed(request, call, action)
+                    )
+                    if response is not None:
+                        await response.aclose()
+                    response = await self._transport.handle_async_request(sent)
+                    value = (response.status_code, await response.aread())
+        except StopIteration as stop:
+            reply: _Reply = stop.value
+        assert response is not None  # every flow sends at least once
+        return _httpx_answer(request, response, reply)
+
+    async def aclose(self) -> None:
+        """Close the transport that sends."""
+        await self._transport.aclose()
 
 
 # -- process-wide installation -----------------------------------------------------------------
@@ -1069,6 +1332,37 @@ def _patch_aiohttp() -> None:
     _patches.append((aiohttp.ClientSession, original, __init__))
 
 
+def _patch_httpx() -> None:
+    try:
+        import httpx  # noqa: PLC0415 - covered only where it is installed
+    except ImportError:
+        return
+    for client, wrap, current in (
+        (httpx.Client, ShimTransport._sharing, _current_source),
+        (httpx.AsyncClient, AsyncShimTransport._sharing, _current_async_source),
+    ):
+        original = client.__init__
+
+        def __init__(
+            self: Any,
+            *args: Any,
+            _original: Callable[..., None] = original,
+            _wrap: Callable[..., Any] = wrap,
+            _current: Callable[[], Any] = current,
+            **kwargs: Any,
+        ) -> None:
+            _original(self, *args, **kwargs)
+            source = _current()
+            if source is not None:
+                # httpx keeps the transport it built (with the client's verify, cert, proxy
+                # and http2 settings) in _transport; it is wrapped, not rebuilt, to keep them.
+                self._transport = _wrap(source, self._transport)
+
+        functools.update_wrapper(__init__, original)
+        client.__init__ = __init__  # type: ignore[method-assign]
+        _patches.append((client, original, __init__))
+
+
 def _unpatch() -> None:
     for cls, original, patched in _patches:
         if cls.__init__ is patched:  # type: ignore[misc]
@@ -1082,14 +1376,17 @@ def install(shim: LeadShim | AsyncLeadShim | None = None) -> Callable[[], None]:
 
     Covers every library that is importable: a :class:`ShimAdapter` is mounted on every new
     ``requests.Session`` (including the one each ``requests.get``/``requests.post`` makes),
-    and a :class:`ShimMiddleware` is added to every new ``aiohttp.ClientSession`` (including
-    sessions a client library makes inside itself, as bitrix24-rest does per call). Sessions
+    a :class:`ShimMiddleware` is added to every new ``aiohttp.ClientSession`` (including
+    sessions a client library makes inside itself, as bitrix24-rest does per call), and every
+    new ``httpx.Client`` / ``httpx.AsyncClient`` sends through a :class:`ShimTransport` /
+    :class:`AsyncShimTransport` around the transport it built. Sessions
     that already exist are not changed. Installing again stacks: the newest installation's
     shims are used until it is undone.
 
     Args:
         shim: the facade to route with, used by the drop-ins it fits (a ``LeadShim`` by the
-            requests one, an ``AsyncLeadShim`` by the aiohttp one); the others build theirs
+            requests and the sync httpx ones, an ``AsyncLeadShim`` by the aiohttp and the
+            async httpx ones); the others build theirs
             with ``from_env()`` on first use. None: all from the environment.
 
     Returns:
@@ -1106,6 +1403,7 @@ def install(shim: LeadShim | AsyncLeadShim | None = None) -> Callable[[], None]:
         if not _installed:
             _patch_requests()
             _patch_aiohttp()
+            _patch_httpx()
         _installed.append((token, *sources))
 
     def undo() -> None:

@@ -35,6 +35,7 @@ from b24shim.limits import (
 )
 from b24shim.transport import (
     DEFAULT_TIMEOUT,
+    OWN_SESSION,
     Command,
     Timeout,
     after_refresh,
@@ -166,7 +167,11 @@ class AsyncTransport:
     def _session(self) -> aiohttp.ClientSession:
         if self.client is None or (self._own_client and self.client.closed):
             aio = import_aiohttp()
-            self.client = aio.ClientSession(timeout=self._timeout)
+            token = OWN_SESSION.set(True)  # no drop-in in the shim's own session
+            try:
+                self.client = aio.ClientSession(timeout=self._timeout)
+            finally:
+                OWN_SESSION.reset(token)
         return self.client
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -36,9 +37,14 @@ from b24shim.limits import (
 )
 from b24shim.result import ErrorInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "Command", "Timeout", "Transport", "encode_query"]
+__all__ = ["DEFAULT_TIMEOUT", "OWN_SESSION", "Command", "Timeout", "Transport", "encode_query"]
 
 logger = logging.getLogger(__name__)
+
+#: Set while b24shim makes an HTTP session for itself: install()'s drop-ins leave it alone.
+OWN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "b24shim_own_session", default=False
+)
 
 #: Seconds to wait for the portal: (connect, read).
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)

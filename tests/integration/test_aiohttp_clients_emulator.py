@@ -22,27 +22,16 @@ from b24shim import AsyncLeadShim, Stage
 from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimMiddleware, install
 from b24shim.emulator import Emulator
+from facades import delete_methods
 
 Factory = Callable[..., Emulator]
 
 
 @pytest.fixture(autouse=True)
 def _no_installation_left() -> Iterator[None]:
+    """Whatever a test installed is undone, even when it failed before its own undo."""
     yield
     adapters_module._reset_for_tests()
-
-
-def delete_methods(portal: Emulator) -> list[str]:
-    """The delete methods the portal ran, batch commands included."""
-    seen: list[str] = []
-    for record in portal.requests:
-        if record.method == "batch":
-            commands = record.params.get("cmd", {})
-            values = commands.values() if isinstance(commands, dict) else commands
-            seen += [str(c).partition("?")[0] for c in values]
-        else:
-            seen.append(record.method)
-    return [m for m in seen if m.endswith(".delete")]
 
 
 def run(
