@@ -10,6 +10,7 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -73,10 +74,20 @@ def _flatten(prefix: str, value: object) -> list[tuple[str, str]]:
     return [(prefix, "" if value is None else str(value))]
 
 
+@functools.lru_cache(maxsize=256)
+def _quoted_key(key: str) -> str:
+    return quote(key, safe="[]@")
+
+
 def encode_query(params: Mapping[str, Any]) -> str:
     """PHP-style query string (``fields[TITLE]=x``), as ``batch`` commands carry them."""
-    pairs = [pair for key, value in params.items() for pair in _flatten(str(key), value)]
-    return "&".join(f"{quote(k, safe='[]@')}={quote(v, safe='')}" for k, v in pairs)
+    parts: list[str] = []
+    for key, value in params.items():
+        if type(value) is int:  # the hot path of a bulk job: ids need no quoting
+            parts.append(f"{_quoted_key(str(key))}={value}")
+            continue
+        parts += (f"{_quoted_key(k)}={quote(v, safe='')}" for k, v in _flatten(str(key), value))
+    return "&".join(parts)
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
