@@ -144,8 +144,12 @@ class Transport:
         # Proxies per destination; None: requests reads the environment itself, on each call.
         self._proxies: dict[str, str] | None = None
         self._token_proxies: dict[str, str] | None = None
+        # The shim's own session is sent through its adapter directly: no second Session
+        # layer (cookies, hooks, settings merging) that a portal call never needs.
+        self._direct: requests.adapters.BaseAdapter | None = None
         if session is None:
             session = _own_session()
+            self._direct = session.get_adapter(credentials.base_url)
             self._proxies = _environ_proxies(credentials.base_url)
             if isinstance(credentials, OAuth):
                 self._token_proxies = _environ_proxies(credentials.token_url)
@@ -249,9 +253,23 @@ class Transport:
         try:
             # Never follow a redirect: requests would re-post the body (auth included) to
             # whatever host the Location names, and trust its answer.
-            response = self.session.post(
-                url, json=body, timeout=self.timeout, allow_redirects=False, proxies=self._proxies
-            )
+            if self._direct is not None and self.session.get_adapter(url) is self._direct:
+                prepared = requests.PreparedRequest()
+                prepared.prepare(method="POST", url=url, headers=self.session.headers, json=body)
+                response = self._direct.send(
+                    prepared,
+                    timeout=self.timeout,
+                    verify=True if self.session.verify is None else self.session.verify,
+                    proxies=self._proxies,
+                )
+            else:
+                response = self.session.post(
+                    url,
+                    json=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    proxies=self._proxies,
+                )
             content = response.content
         except requests.RequestException as exc:
             if self.bucket is not None:
