@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import pytest
+
 from b24shim import AsyncLeadShim, DeleteResult, LeadShim
 from b24shim.emulator import Emulator
 
@@ -82,3 +84,22 @@ def delete_methods(portal: Emulator) -> list[str]:
         else:
             seen.append(record.method)
     return [m for m in seen if m.endswith(".delete")]
+
+
+_current: FacadeFactory | None = None
+
+
+@pytest.fixture(params=FACADES)
+def facade_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test over each front end of the one engine (`make_facade` builds it)."""
+    global _current  # noqa: PLW0603 - the helper below builds the facade under test
+    _current = FacadeFactory(request.param)
+    yield request.param
+    _current.close()
+    _current = None
+
+
+def make_facade(*args: Any, **kwargs: Any) -> Any:
+    """The facade under test, built with LeadShim's arguments."""
+    assert _current is not None, "use the facade_kind fixture"
+    return _current(*args, **kwargs)

@@ -30,6 +30,7 @@ to the local limits of this process, the shim logs one warning, tries Redis agai
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import threading
@@ -324,7 +325,11 @@ class _SharedBucket(LeakyBucket):
         self._link = link
         self._key = key
         self._ttl_ms = int(max(2 * limit.burst / limit.rate, 2 * _HOLD_MAX) * 1000)
-        self._mine = threading.local()  # this thread's grant: a cycle number or "local"
+        # This thread's (or asyncio task's) grant: a cycle number or "local". A context
+        # variable, not a threading.local: the tasks of one event loop share a thread.
+        self._mine: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
+            f"b24shim_grant_{key}", default=None
+        )
         self._last_grant: float | None = None  # local clock, any grant shared or local
         self._last_level = 0.0  # the bucket's level just after that grant
         self._local = False  # the last grant came from the local fallback
@@ -362,7 +367,7 @@ class _SharedBucket(LeakyBucket):
         granted, detail = int(answer[0]), answer[1]
         if granted:
             self._local = False
-            self._mine.grant = int(detail)
+            self._mine.set(int(detail))
             self._last_grant, self._last_level = self._clock.time(), float(answer[2])
             return 0.0
         return max(float(detail), 1e-9)
@@ -377,15 +382,15 @@ class _SharedBucket(LeakyBucket):
             self._local = True
         wait = super().reserve()
         if wait <= 0:
-            self._mine.grant = "local"
+            self._mine.set("local")
             with self._lock:
                 self._last_grant, self._last_level = self._clock.time(), self._level
         return wait
 
     def answered(self) -> None:
         """The request this thread took room for got its answer (or failed)."""
-        grant = getattr(self._mine, "grant", None)
-        self._mine.grant = None
+        grant = self._mine.get()
+        self._mine.set(None)
         if grant == "local":
             super().answered()
         elif isinstance(grant, int) and grant > 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,23 +19,13 @@ from b24shim import (
 from b24shim.emulator import Emulator, ManualClock
 from b24shim.limits import RateLimit
 from b24shim.retry import RetryPolicy
-from facades import FACADES, FacadeFactory
+from facades import facade_kind, make_facade  # noqa: F401 - facade_kind is a fixture
 
 Factory = Callable[..., Emulator]
 FAST_RETRY = RetryPolicy(backoff=0.001, max_backoff=0.01)
 
 
-_facade: FacadeFactory | None = None
-
-
-@pytest.fixture(autouse=True, params=FACADES)
-def facade_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test here runs over both front ends of the one engine."""
-    global _facade  # noqa: PLW0603 - the module's helper builds the facade under test
-    _facade = FacadeFactory(request.param)
-    yield request.param
-    _facade.close()
-    _facade = None
+pytestmark = pytest.mark.usefixtures("facade_kind")
 
 
 # Threads share a LeadShim; tasks sharing an AsyncLeadShim: test_async_shim_emulator.py.
@@ -45,8 +35,7 @@ threads_share_the_facade = pytest.mark.parametrize("facade_kind", ["requests"], 
 def shim(webhook: Any, stage: Stage | str = Stage.LEGACY, **kwargs: Any) -> Any:
     kwargs.setdefault("rate_limit", None)
     kwargs.setdefault("retry", FAST_RETRY)
-    assert _facade is not None
-    return _facade(webhook, stage=stage, **kwargs)
+    return make_facade(webhook, stage=stage, **kwargs)
 
 
 @pytest.mark.parametrize("stage", list(Stage))
