@@ -943,11 +943,14 @@ _Action = _Forward | _Send | _Sleep | _DeleteLead
 _Flow = Generator[_Action, Any, _Reply]
 
 
-def _flow_for(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
-    return _delete_flow(shim, call) if call.method == _DELETE else _batch_flow(shim, call)
+def _flow_for(shim: LeadShim | AsyncLeadShim, call: _Call, *, alone: bool = False) -> _Flow:
+    """The flow of ``call``; ``alone``: the driver can answer without sending anything."""
+    if call.method == _DELETE:
+        return _delete_flow(shim, call, alone=alone)
+    return _batch_flow(shim, call)
 
 
-def _delete_flow(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
+def _delete_flow(shim: LeadShim | AsyncLeadShim, call: _Call, *, alone: bool = False) -> _Flow:
     """One ``crm.lead.delete``, driven by the facade's engine."""
     engine = shim.engine
     value = pick_id(call.params)
@@ -957,6 +960,14 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: _Call) -> _Flow:
         if coerced_passes(engine, value):
             yield _Forward()  # byte for byte, as legacy sends it
             return _Reply()
+        if alone:
+            logger.info(
+                "%s crm.lead.delete with id %s answered as an invalid id, not sent (%s)",
+                shim.transport.portal,
+                describe(value),
+                exc.reason,
+            )
+            return _Reply(INVALID_ID_ANSWER[0], encode_json(INVALID_ID_ANSWER[1]))
         logger.info(
             "%s crm.lead.delete with id %s sent as id=0, which the portal answers as an "
             "invalid id, so no lead is deleted (%s)",
@@ -1140,13 +1151,15 @@ def _httpx_aimed(request: httpx.Request, call: _Call, action: _Send) -> httpx.Re
     )
 
 
-def _httpx_answer(request: httpx.Request, last: httpx.Response, reply: _Reply) -> httpx.Response:
+def _httpx_answer(
+    request: httpx.Request, last: httpx.Response | None, reply: _Reply
+) -> httpx.Response:
     import httpx  # noqa: PLC0415
 
-    if reply.content is None:
+    if reply.content is None and last is not None:
         return last
     return httpx.Response(
-        reply.status or last.status_code,
+        reply.status or (last.status_code if last is not None else 200),
         headers={"Content-Type": _JSON_TYPE},
         content=reply.content,
         request=request,
@@ -1186,7 +1199,7 @@ class ShimTransport(_HTTPX_BASE):  # type: ignore[misc]
         call = _httpx_call(shim, request, method) if shim is not None and method else None
         if shim is None or call is None:
             return self._transport.handle_request(request)
-        flow = _flow_for(shim, call)
+        flow = _flow_for(shim, call, alone=True)
         response = None
         value: Any = None
         try:
@@ -1209,7 +1222,6 @@ class ShimTransport(_HTTPX_BASE):  # type: ignore[misc]
                     value = (response.status_code, response.read())
         except StopIteration as stop:
             reply: _Reply = stop.value
-        assert response is not None  # every flow sends at least once
         return _httpx_answer(request, response, reply)
 
     def close(self) -> None:
@@ -1245,7 +1257,7 @@ class AsyncShimTransport(_HTTPX_ASYNC_BASE):  # type: ignore[misc]
         call = _httpx_call(shim, request, method) if shim is not None and method else None
         if shim is None or call is None:
             return await self._transport.handle_async_request(request)
-        flow = _flow_for(shim, call)
+        flow = _flow_for(shim, call, alone=True)
         response = None
         value: Any = None
         try:
@@ -1268,7 +1280,6 @@ class AsyncShimTransport(_HTTPX_ASYNC_BASE):  # type: ignore[misc]
                     value = (response.status_code, await response.aread())
         except StopIteration as stop:
             reply: _Reply = stop.value
-        assert response is not None  # every flow sends at least once
         return _httpx_answer(request, response, reply)
 
     async def aclose(self) -> None:
