@@ -9,6 +9,7 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -254,7 +255,7 @@ class Transport:
                     + _redirected(response, credentials.token_url, redact),
                     response.status_code,
                 )
-            body = response.json()
+            content = response.content
         except requests.RequestException as exc:
             return _auth_failure(
                 ErrorCode.TRANSPORT_ERROR,
@@ -262,7 +263,11 @@ class Transport:
                 redact(f"refreshing the expired access token failed: {type(exc).__name__}: {exc}"),
                 None,
             )
-        except ValueError:
+        try:
+            # Not response.json(): its decode error is also a RequestException, and JSON nested
+            # past the recursion limit raises RecursionError.
+            body = json.loads(content)
+        except (ValueError, RecursionError):
             return _auth_failure(
                 ErrorCode.PROTOCOL_ERROR,
                 "",
