@@ -328,3 +328,20 @@ def test_check_delete_tells_each_routes_success_apart() -> None:
     assert not LEGACY.check_delete(Reply(result=[])).ok
     assert ITEM.check_delete(Reply(result=[])).ok
     assert not ITEM.check_delete(Reply(result=True)).ok
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"<html>moved</html>", b""])
+def test_a_token_endpoint_answer_that_is_not_json_is_a_protocol_error(
+    portal: responses.RequestsMock, body: bytes
+) -> None:
+    oauth = OAuth("https://portal.example.com", "old-access", "old-refresh", "app.1", "s3cret")
+    portal.post(
+        "https://portal.example.com/rest/crm.lead.delete.json",
+        status=401,
+        json={"error": "expired_token", "error_description": "expired"},
+    )
+    portal.get("https://oauth.bitrix.info/oauth/token/", body=body)
+    result = LeadShim(oauth, rate_limit=None, retry=NO_RETRY).delete_lead(5)
+    assert result.error is not None
+    assert result.error.code is ErrorCode.PROTOCOL_ERROR
+    assert "without JSON" in result.error.description

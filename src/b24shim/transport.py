@@ -420,6 +420,8 @@ def read_token_answer(
             status,
         )
     try:
+        # Not response.json(): its decode error is also a RequestException, and JSON nested
+        # past the recursion limit raises RecursionError.
         body = json.loads(content)
     except (ValueError, RecursionError):
         return _auth_failure(
