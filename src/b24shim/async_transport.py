@@ -123,7 +123,7 @@ class AsyncTransport:
         clock: Clock | None = None,
         shared: SharedLimits | None = None,
     ) -> None:
-        import_aiohttp()
+        self._aiohttp = import_aiohttp()
         self.credentials = credentials
         self.client = client
         self._own_client = client is None
@@ -139,6 +139,15 @@ class AsyncTransport:
         self._ssl: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=bundle) if bundle and client is None else True
         )
+        # Only what differs from aiohttp's defaults and the session's own settings is passed
+        # per request (each keyword costs aiohttp work on every call).
+        self._per_request: dict[str, Any] = {}
+        if client is not None:
+            self._per_request["timeout"] = self._timeout
+        if self._proxy is not None:
+            self._per_request["proxy"] = self._proxy
+        if self._ssl is not True:
+            self._per_request["ssl"] = self._ssl
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.bucket, self.pacer = limits_for(
             self.portal, rate_limit, operating_limit, self.clock, shared
@@ -261,15 +270,10 @@ class AsyncTransport:
         url = f"{self.credentials.base_url}{method}.json"
         started = time.perf_counter()
         self.requests_sent += 1
-        aio = import_aiohttp()
+        aio = self._aiohttp
         try:
             async with self._session().post(
-                url,
-                json=body,
-                allow_redirects=False,
-                timeout=self._timeout,
-                proxy=self._proxy,
-                ssl=self._ssl,
+                url, json=body, allow_redirects=False, **self._per_request
             ) as response:
                 content = await response.read()
                 status, location = response.status, response.headers.get("Location", "")
