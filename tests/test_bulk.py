@@ -173,14 +173,15 @@ def test_verified_bulk_reads_both_families_in_the_same_batch() -> None:
     with responses.RequestsMock() as mock:
         portal = BatchPortal(mock, set(range(1, 101)))
         results = list(LeadShim(WEBHOOK, stage=Stage.LEGACY_VERIFIED).delete_leads(range(1, 101)))
-    assert [len(b) for b in portal.batches] == [49, 49, 11]  # 46 deletes + 3 reads
+    # All 50 commands: 47 deletes + 3 reads (two lists before, one after), then the rest.
+    assert [len(b) for b in portal.batches] == [50, 50, 9]
     first = portal.batches[0]
     keys = list(first)
     assert keys[:2] == ["lead_before", "item_before"]
     assert keys[-1] == "item_after"
     assert first["lead_before"].startswith("crm.lead.list?filter[@ID][0]=1&")
     assert first["item_before"].startswith("crm.item.list?entityTypeId=1&filter[@id][0]=1&")
-    assert sum(k.startswith("d") for k in keys) == 46
+    assert sum(k.startswith("d") for k in keys) == 47
     assert all(r.outcome is Outcome.DELETED for r in results)
     assert all(r.differences == () for r in results)
 

@@ -8,6 +8,7 @@ import b24shim
 
 PUBLIC = {
     "LeadShim",
+    "AsyncLeadShim",
     "delete_lead",
     "Webhook",
     "OAuth",

@@ -9,7 +9,6 @@ import warnings
 from typing import Any
 
 import attrs
-import cachetools
 import pytest
 import responses
 from responses import matchers
@@ -30,6 +29,7 @@ from b24shim import (
     Stage,
     Webhook,
 )
+from b24shim.emulator import ManualClock
 from b24shim.flags import bucket_of
 from conftest import WEBHOOK
 from portal_answers import ANSWERS, TIME, batch_answer
@@ -405,15 +405,12 @@ def test_the_fallback_is_forgotten_after_its_ttl(
     portal.post(ITEM_URL, status=404, json=METHOD_NOT_FOUND)
     portal.post(LEGACY_URL, json={"result": True})
     portal.post(LEGACY_URL, json={"result": True})
-    shim = LeadShim(WEBHOOK, stage="item", fallback_ttl=60)
-    shim.delete_lead(5)
-    now = [0.0]
-    # The same cache with a clock the test moves: remembered now, forgotten after 60 s.
-    shim._item_missing = cachetools.TTLCache(maxsize=64, ttl=60, timer=lambda: now[0])
-    shim._item_missing[shim.transport.portal] = True
-    now[0] = 59.0
+    clock = ManualClock()
+    shim = LeadShim(WEBHOOK, stage="item", fallback_ttl=60, clock=clock, rate_limit=None)
+    shim.delete_lead(5)  # remembered now, forgotten after 60 s on the shim's clock
+    clock.advance(59.0)
     assert shim.delete_lead(5).route is Route.LEGACY
-    now[0] = 61.0
+    clock.advance(2.0)
     portal.replace(responses.POST, ITEM_URL, json={"result": []})
     result = shim.delete_lead(5)
     assert result.route is Route.ITEM

@@ -8,6 +8,7 @@ made. See README.md and MIGRATION.md.
 
 import logging
 
+from b24shim.async_shim import AsyncLeadShim
 from b24shim.codes import ErrorCode
 from b24shim.credentials import OAuth, Webhook
 from b24shim.errors import (
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied",
     "ApiError",
+    "AsyncLeadShim",
     "AuthError",
     "B24ShimError",
     "B24ShimWarning",

@@ -30,6 +30,7 @@ to the local limits of this process, the shim logs one warning, tries Redis agai
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import threading
@@ -324,7 +325,11 @@ class _SharedBucket(LeakyBucket):
         self._link = link
         self._key = key
         self._ttl_ms = int(max(2 * limit.burst / limit.rate, 2 * _HOLD_MAX) * 1000)
-        self._mine = threading.local()  # this thread's grant: a cycle number or "local"
+        # This thread's (or asyncio task's) grant: a cycle number or "local". A context
+        # variable, not a threading.local: the tasks of one event loop share a thread.
+        self._mine: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
+            f"b24shim_grant_{key}", default=None
+        )
         self._last_grant: float | None = None  # local clock, any grant shared or local
         self._last_level = 0.0  # the bucket's level just after that grant
         self._local = False  # the last grant came from the local fallback
@@ -340,40 +345,34 @@ class _SharedBucket(LeakyBucket):
         idle = max(0.0, self._clock.time() - self._last_grant)
         return max(0.0, self._last_level - idle * self.limit.rate)
 
-    def acquire(self) -> float:
-        """Take room for one request in the shared bucket, waiting as needed."""
-        waited = 0.0
-        while True:
-            answer = None
-            if self._link.up:
-                answer = self._link.run(
-                    "take",
-                    [self._key],
-                    [
-                        repr(self.limit.rate),
-                        self.limit.burst,
-                        repr(self._estimate()),
-                        self._ttl_ms,
-                        repr(_SLACK),
-                        repr(_HOLD_MAX),
-                        int(self._local),
-                    ],
-                )
-            if answer is None:
-                return waited + self._acquire_locally()
-            granted, detail = int(answer[0]), answer[1]
-            if granted:
-                self._local = False
-                self._mine.grant = int(detail)
-                self._last_grant, self._last_level = self._clock.time(), float(answer[2])
-                with self._lock:
-                    self.waited += waited
-                return waited
-            wait = float(detail)
-            self._clock.sleep(wait)
-            waited += wait
+    def reserve(self) -> float:
+        """Take room for one request in the shared bucket, or say how long until there is."""
+        answer = None
+        if self._link.up:
+            answer = self._link.run(
+                "take",
+                [self._key],
+                [
+                    repr(self.limit.rate),
+                    self.limit.burst,
+                    repr(self._estimate()),
+                    self._ttl_ms,
+                    repr(_SLACK),
+                    repr(_HOLD_MAX),
+                    int(self._local),
+                ],
+            )
+        if answer is None:
+            return self._reserve_locally()
+        granted, detail = int(answer[0]), answer[1]
+        if granted:
+            self._local = False
+            self._mine.set(int(detail))
+            self._last_grant, self._last_level = self._clock.time(), float(answer[2])
+            return 0.0
+        return max(float(detail), 1e-9)
 
-    def _acquire_locally(self) -> float:
+    def _reserve_locally(self) -> float:
         if not self._local:
             # Switching to local: start from what the portal may still hold, not empty.
             level = self._estimate()
@@ -381,16 +380,17 @@ class _SharedBucket(LeakyBucket):
                 self._level, self._stamp = level, self._clock.time()
                 self._first_in_flight = False
             self._local = True
-        self._mine.grant = "local"
-        waited = super().acquire()
-        with self._lock:
-            self._last_grant, self._last_level = self._clock.time(), self._level
-        return waited
+        wait = super().reserve()
+        if wait <= 0:
+            self._mine.set("local")
+            with self._lock:
+                self._last_grant, self._last_level = self._clock.time(), self._level
+        return wait
 
     def answered(self) -> None:
         """The request this thread took room for got its answer (or failed)."""
-        grant = getattr(self._mine, "grant", None)
-        self._mine.grant = None
+        grant = self._mine.get()
+        self._mine.set(None)
         if grant == "local":
             super().answered()
         elif isinstance(grant, int) and grant > 0:
@@ -461,11 +461,11 @@ class _SharedPacer(OperatingPacer):
         self._sync(set())
         return reset_at
 
-    def wait(self, methods: Iterable[str]) -> float:
-        """Merge what the other workers learned about ``methods``, then wait as locally."""
+    def due(self, methods: Iterable[str]) -> float:
+        """Merge what the other workers learned about ``methods``, then answer as locally."""
         names = list(methods)
         self._sync({name.lower() for name in names})
-        return super().wait(names)
+        return super().due(names)
 
     def _sync(self, methods: set[str]) -> None:
         now = self._clock.time()

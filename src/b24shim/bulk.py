@@ -4,8 +4,8 @@ A job is cut into chunks as it is read (a generator of a million ids is never he
 Each chunk is one ``batch`` request: one delete command per lead and, when a verified stage
 applies to any of them, up to four list reads that cover the whole chunk (the two families
 before the deletes, and each other family after them). The portal runs a batch's commands in
-order, so verification usually costs no extra request: a verified chunk carries 46 deletes
-instead of 50.
+order, so verification usually costs no extra request: a verified chunk of one route carries
+47 deletes and 3 reads (two lists before, one after), 50 commands in all.
 
 A list shows only the leads the user may read, so it cannot tell a lead the user may not read
 from a missing one, where a get can (``Access denied.`` against ``Not found``). When a verified
@@ -52,9 +52,14 @@ _LEGACY_BEFORE, _ITEM_BEFORE = "lead_before", "item_before"
 _LEGACY_AFTER, _ITEM_AFTER = "lead_after", "item_after"
 
 
-def chunk_capacity(verified: bool) -> int:
-    """How many deletes a chunk may carry."""
-    return BATCH_LIMIT - VERIFY_READS if verified else BATCH_LIMIT
+def chunk_capacity(verified: bool, routes: int = 2) -> int:
+    """How many deletes a chunk may carry.
+
+    Args:
+        verified: some delete in the chunk gets the checks.
+        routes: how many routes its verified deletes take (each gets its own list after).
+    """
+    return BATCH_LIMIT - (2 + min(routes, 2)) if verified else BATCH_LIMIT
 
 
 def batch_for(plans: list[Plan]) -> dict[str, Command]:
@@ -175,23 +180,33 @@ def split_answer(
 
 @attrs.define
 class Chunker:
-    """Cuts a stream of plans (and rejected inputs) into chunks for one batch each."""
+    """Cuts a stream of plans (and rejected inputs) into chunks for one batch each.
+
+    A chunk is full when one more delete would not fit with the reads its verified deletes
+    need (two lists before, one after per route they take): 50 commands in all.
+    """
 
     pending: list[Plan] = attrs.field(factory=list)
-    verified: bool = False
+    routes: frozenset[Route] = frozenset()  # the routes of the verified plans pending
+
+    @property
+    def verified(self) -> bool:
+        """Whether some pending plan gets the checks."""
+        return bool(self.routes)
 
     def add(self, plan: Plan) -> list[Plan] | None:
         """Add ``plan``; returns a full chunk when adding it would overflow the current one."""
-        verified = self.verified or plan.verified
-        if len(self.pending) + 1 > chunk_capacity(verified):
-            full, self.pending, self.verified = self.pending, [plan], plan.verified
+        mine = frozenset({plan.route.route}) if plan.verified else frozenset()
+        routes = self.routes | mine
+        if len(self.pending) + 1 > chunk_capacity(bool(routes), len(routes)):
+            full, self.pending, self.routes = self.pending, [plan], mine
             return full
         self.pending.append(plan)
-        self.verified = verified
+        self.routes = routes
         return None
 
     def drain(self) -> Iterator[list[Plan]]:
         """The last, partial chunk."""
         if self.pending:
-            full, self.pending, self.verified = self.pending, [], False
+            full, self.pending, self.routes = self.pending, [], frozenset()
             yield full

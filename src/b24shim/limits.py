@@ -21,6 +21,7 @@ from b24shim.errors import ConfigError
 from b24shim.result import CallTime
 
 __all__ = [
+    "PACE_MARGIN",
     "Clock",
     "LeakyBucket",
     "OperatingPacer",
@@ -28,6 +29,7 @@ __all__ = [
     "RedisLimits",
     "SharedLimits",
     "SystemClock",
+    "limits_for",
 ]
 
 
@@ -121,24 +123,33 @@ class LeakyBucket:
     def acquire(self) -> float:
         """Take room for one request, waiting as needed; returns the seconds waited."""
         waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock.time()
-                if not self._first_in_flight:
-                    drained = max(0.0, now - self._stamp) * self.limit.rate
-                    self._level = max(0.0, self._level - drained)
-                    self._stamp = max(self._stamp, now)
-                # A millionth of a request of slack: Unix times near 1.7e9 cannot represent
-                # the tiny waits float rounding would otherwise ask for.
-                if self._level + 1 <= self.limit.burst + _SLACK:
-                    if self._level <= _SLACK:  # idle: this request starts a new cycle
-                        self._first_in_flight = True
-                    self._level += 1
-                    self.waited += waited
-                    return waited
-                wait = (self._level + 1 - self.limit.burst) / self.limit.rate
+        while (wait := self.reserve()) > 0:
             self._clock.sleep(wait)
             waited += wait
+        with self._lock:
+            self.waited += waited
+        return waited
+
+    def reserve(self) -> float:
+        """Take room for one request if there is; else the seconds until there is.
+
+        Never waits: an event loop waits the seconds its own way (``asyncio.sleep``) and asks
+        again. 0.0 means the request may go now.
+        """
+        with self._lock:
+            now = self._clock.time()
+            if not self._first_in_flight:
+                drained = max(0.0, now - self._stamp) * self.limit.rate
+                self._level = max(0.0, self._level - drained)
+                self._stamp = max(self._stamp, now)
+            # A millionth of a request of slack: Unix times near 1.7e9 cannot represent
+            # the tiny waits float rounding would otherwise ask for.
+            if self._level + 1 <= self.limit.burst + _SLACK:
+                if self._level <= _SLACK:  # idle: this request starts a new cycle
+                    self._first_in_flight = True
+                self._level += 1
+                return 0.0
+            return max((self._level + 1 - self.limit.burst) / self.limit.rate, 1e-9)
 
     def answered(self) -> None:
         """A request taken by :meth:`acquire` got its answer (or failed): drain from now."""
@@ -147,6 +158,9 @@ class LeakyBucket:
                 self._first_in_flight = False
                 self._stamp = self._clock.time()
 
+
+#: Seconds waited past ``operating_reset_at``, so the portal's own accounting has moved on.
+PACE_MARGIN = 0.05
 
 #: Seconds the portal's operating-time accounting looks back (10 buckets of 60 s).
 OPERATING_WINDOW = 600.0
@@ -197,8 +211,17 @@ class OperatingPacer:
             load.operating = max(load.operating, self.limit)
             return load.reset_at
 
-    def wait(self, methods: Iterable[str]) -> float:
-        """Wait until every one of ``methods`` has budget left; returns the seconds waited."""
+    def due(self, methods: Iterable[str]) -> float:
+        """Seconds until every one of ``methods`` has budget left (0.0: now); never waits.
+
+        An event loop waits that long plus :data:`PACE_MARGIN` its own way, then calls
+        :meth:`waited_out`.
+        """
+        until = self._until(methods)
+        delay = until - self._clock.time()
+        return delay if delay > 0 else 0.0
+
+    def _until(self, methods: Iterable[str]) -> float:
         until = 0.0
         with self._lock:
             for method in {m.lower() for m in methods}:
@@ -208,17 +231,27 @@ class OperatingPacer:
                 margin = max(5.0, 3 * load.largest)
                 if load.operating + margin >= self.limit:
                     until = max(until, load.reset_at)
-        delay = until - self._clock.time()
-        if delay <= 0:
-            return 0.0
-        self._clock.sleep(delay + 0.05)
+        return until
+
+    def waited_out(self, methods: Iterable[str], delay: float) -> None:
+        """``methods`` waited ``delay`` seconds (as :meth:`due` said): their reset came."""
+        now = self._clock.time()
         with self._lock:
             for method in {m.lower() for m in methods}:
                 load = self._load.get(method)
-                if load is not None and load.reset_at is not None and load.reset_at <= until:
+                if load is not None and load.reset_at is not None and load.reset_at <= now:
                     # The oldest minute of accounting expired; the next answer says the rest.
                     load.operating, load.reset_at = 0.0, None
             self.waited += delay
+
+    def wait(self, methods: Iterable[str]) -> float:
+        """Wait until every one of ``methods`` has budget left; returns the seconds waited."""
+        names = list(methods)
+        delay = self.due(names)
+        if delay <= 0:
+            return 0.0
+        self._clock.sleep(delay + PACE_MARGIN)
+        self.waited_out(names, delay)
         return delay
 
 
@@ -240,6 +273,21 @@ class SharedLimits(Protocol):
 
     def remember_item_api_missing(self, portal: str, ttl: float) -> None:
         """Tell every process that ``portal`` lacks ``crm.item.*``, for ``ttl`` seconds."""
+
+
+def limits_for(
+    portal: str,
+    rate_limit: RateLimit | None,
+    operating_limit: float,
+    clock: Clock,
+    shared: SharedLimits | None,
+) -> tuple[LeakyBucket | None, OperatingPacer]:
+    """A transport's bucket (None: no client-side limit) and pacer, local or shared."""
+    if shared is not None:  # the same shapes, kept where every worker sees them
+        bucket = shared.bucket(portal, rate_limit, clock) if rate_limit is not None else None
+        return bucket, shared.pacer(portal, clock, operating_limit)
+    bucket = LeakyBucket(rate_limit, clock) if rate_limit is not None else None
+    return bucket, OperatingPacer(clock, operating_limit)
 
 
 # At the end: the shared limits build on the local ones above (the redis import is optional

@@ -9,6 +9,8 @@ malformed body ``PROTOCOL_ERROR``. Secrets are masked in everything it logs or r
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import logging
 import os
@@ -29,17 +31,21 @@ from b24shim.codes import ErrorCode
 from b24shim.credentials import Credentials, OAuth
 from b24shim.limits import (
     Clock,
-    LeakyBucket,
-    OperatingPacer,
     RateLimit,
     SharedLimits,
     SystemClock,
+    limits_for,
 )
 from b24shim.result import ErrorInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "Command", "Timeout", "Transport", "encode_query"]
+__all__ = ["DEFAULT_TIMEOUT", "OWN_SESSION", "Command", "Timeout", "Transport", "encode_query"]
 
 logger = logging.getLogger(__name__)
+
+#: Set while b24shim makes an HTTP session for itself: install()'s drop-ins leave it alone.
+OWN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "b24shim_own_session", default=False
+)
 
 #: Seconds to wait for the portal: (connect, read).
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
@@ -68,10 +74,20 @@ def _flatten(prefix: str, value: object) -> list[tuple[str, str]]:
     return [(prefix, "" if value is None else str(value))]
 
 
+@functools.lru_cache(maxsize=256)
+def _quoted_key(key: str) -> str:
+    return quote(key, safe="[]@")
+
+
 def encode_query(params: Mapping[str, Any]) -> str:
     """PHP-style query string (``fields[TITLE]=x``), as ``batch`` commands carry them."""
-    pairs = [pair for key, value in params.items() for pair in _flatten(str(key), value)]
-    return "&".join(f"{quote(k, safe='[]@')}={quote(v, safe='')}" for k, v in pairs)
+    parts: list[str] = []
+    for key, value in params.items():
+        if type(value) is int:  # the hot path of a bulk job: ids need no quoting
+            parts.append(f"{_quoted_key(str(key))}={value}")
+            continue
+        parts += (f"{_quoted_key(k)}={quote(v, safe='')}" for k, v in _flatten(str(key), value))
+    return "&".join(parts)
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
@@ -128,20 +144,21 @@ class Transport:
         # Proxies per destination; None: requests reads the environment itself, on each call.
         self._proxies: dict[str, str] | None = None
         self._token_proxies: dict[str, str] | None = None
+        # The shim's own session is sent through its adapter directly: no second Session
+        # layer (cookies, hooks, settings merging) that a portal call never needs.
+        self._direct: requests.adapters.BaseAdapter | None = None
         if session is None:
             session = _own_session()
+            self._direct = session.get_adapter(credentials.base_url)
             self._proxies = _environ_proxies(credentials.base_url)
             if isinstance(credentials, OAuth):
                 self._token_proxies = _environ_proxies(credentials.token_url)
         self.session = session
         self.timeout = timeout
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.bucket = LeakyBucket(rate_limit, self.clock) if rate_limit is not None else None
-        self.pacer = OperatingPacer(self.clock, operating_limit)
-        if shared is not None:  # the same shapes, kept where every worker sees them
-            if rate_limit is not None:
-                self.bucket = shared.bucket(self.portal, rate_limit, self.clock)
-            self.pacer = shared.pacer(self.portal, self.clock, operating_limit)
+        self.bucket, self.pacer = limits_for(
+            self.portal, rate_limit, operating_limit, self.clock, shared
+        )
         self.requests_sent = 0
         self.refreshes = 0
         self._count_lock = threading.Lock()
@@ -164,9 +181,8 @@ class Transport:
             One reply per command key. When the batch itself fails, every command gets its
             error (and its ambiguity).
         """
-        cmd = {key: f"{name}?{encode_query(args)}" for key, (name, args) in commands.items()}
         methods = [name for name, _ in commands.values()]
-        envelope = self._call_once("batch", {"halt": 1 if halt else 0, "cmd": cmd}, methods)
+        envelope = self._call_once("batch", batch_params(commands, halt=halt), methods)
         replies = parse_batch(envelope, list(commands))
         if envelope.ok:  # the batch method is exempt; each command counts under its own name
             for key, (name, _) in commands.items():
@@ -202,96 +218,29 @@ class Transport:
             if credentials.access_token != stale:
                 return None  # another thread refreshed while this one waited
             if not credentials.can_refresh:
-                return _auth_failure(
-                    ErrorCode.EXPIRED_TOKEN,
-                    "expired_token",
-                    "the access token expired and cannot be refreshed: OAuth needs "
-                    "refresh_token, client_id and client_secret to refresh it",
-                    401,
-                )
+                return cannot_refresh()
             reply = self._request_tokens(credentials)
             if reply is not None:
                 return reply
             with self._count_lock:
                 self.refreshes += 1
-            if credentials.on_refresh is not None:
-                try:
-                    credentials.on_refresh(
-                        credentials.access_token, credentials.refresh_token or ""
-                    )
-                except Exception as exc:
-                    # Not logger.exception: the traceback may hold the new tokens (they are
-                    # the callback's arguments), so it is rendered and redacted first.
-                    trace = "".join(traceback.format_exception(exc))
-                    logger.error(
-                        "on_refresh callback failed; the new tokens are in use, but were not "
-                        "stored by it: %s",
-                        credentials.redact(trace),
-                    )
-            logger.info("%s: access token refreshed", self.portal)
+            after_refresh(credentials, self.portal)
             return None
 
     def _request_tokens(self, credentials: OAuth) -> Reply | None:
-        params = {
-            "grant_type": "refresh_token",
-            "client_id": credentials.client_id,
-            "client_secret": credentials.client_secret,
-            "refresh_token": credentials.refresh_token,
-        }
-        redact = credentials.redact
         try:
             response = self.session.get(
                 credentials.token_url,
-                params=params,
+                params=token_params(credentials),
                 timeout=self.timeout,
                 allow_redirects=False,
                 proxies=self._token_proxies,
             )
-            if 300 <= response.status_code < 400:
-                return _auth_failure(
-                    ErrorCode.PORTAL_MOVED,
-                    "",
-                    "refreshing the expired access token failed: "
-                    + _redirected(response, credentials.token_url, redact),
-                    response.status_code,
-                )
             content = response.content
         except requests.RequestException as exc:
-            return _auth_failure(
-                ErrorCode.TRANSPORT_ERROR,
-                "",
-                redact(f"refreshing the expired access token failed: {type(exc).__name__}: {exc}"),
-                None,
-            )
-        try:
-            # Not response.json(): its decode error is also a RequestException, and JSON nested
-            # past the recursion limit raises RecursionError.
-            body = json.loads(content)
-        except (ValueError, RecursionError):
-            return _auth_failure(
-                ErrorCode.PROTOCOL_ERROR,
-                "",
-                f"refreshing the expired access token failed: the token endpoint answered "
-                f"HTTP {response.status_code} without JSON",
-                response.status_code,
-            )
-        access = body.get("access_token") if isinstance(body, dict) else None
-        refresh = body.get("refresh_token") if isinstance(body, dict) else None
-        if response.ok and isinstance(access, str) and access and isinstance(refresh, str):
-            credentials.rotate(access, refresh)
-            return None
-        error = body.get("error", "") if isinstance(body, dict) else ""
-        text = body.get("error_description", "") if isinstance(body, dict) else ""
-        paid = error == "PAYMENT_REQUIRED"
-        code = ErrorCode.PLAN_RESTRICTED if paid else ErrorCode.INVALID_CREDENTIALS
-        detail = f"{error or 'no tokens'}{': ' + str(text) if text else ''}"
-        renew = error in ("invalid_grant", "invalid_client")
-        advice = "; a new authorization is needed" if renew else ""
-        description = redact(
-            f"refreshing the expired access token failed: {detail} "
-            f"(HTTP {response.status_code}){advice}"
-        )
-        return _auth_failure(code, str(error), description, response.status_code)
+            return token_failure(credentials, f"{type(exc).__name__}: {exc}")
+        location = response.headers.get("Location", "")
+        return read_token_answer(credentials, response.status_code, content, location)
 
     def _post(self, method: str, body: dict[str, Any], paced: list[str]) -> Reply:
         if self.bucket is not None:
@@ -304,9 +253,23 @@ class Transport:
         try:
             # Never follow a redirect: requests would re-post the body (auth included) to
             # whatever host the Location names, and trust its answer.
-            response = self.session.post(
-                url, json=body, timeout=self.timeout, allow_redirects=False, proxies=self._proxies
-            )
+            if self._direct is not None and self.session.get_adapter(url) is self._direct:
+                prepared = requests.PreparedRequest()
+                prepared.prepare(method="POST", url=url, headers=self.session.headers, json=body)
+                response = self._direct.send(
+                    prepared,
+                    timeout=self.timeout,
+                    verify=True if self.session.verify is None else self.session.verify,
+                    proxies=self._proxies,
+                )
+            else:
+                response = self.session.post(
+                    url,
+                    json=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    proxies=self._proxies,
+                )
             content = response.content
         except requests.RequestException as exc:
             if self.bucket is not None:
@@ -320,20 +283,18 @@ class Transport:
                 description,
                 extra={"b24shim_method": method},
             )
-            return Reply(
-                error=ErrorInfo(ErrorCode.TRANSPORT_ERROR, "", description, None),
-                ambiguous=sent,
-            )
+            return not_answered(description, sent=sent)
         if self.bucket is not None:
             self.bucket.answered()
         if 300 <= response.status_code < 400:
-            description = _redirected(response, url, self.credentials.redact)
-            logger.info("%s %s: %s", self.portal, method, description)
-            # A redirect comes before the method runs: nothing was done, so not ambiguous.
-            reply = Reply(
-                error=ErrorInfo(ErrorCode.PORTAL_MOVED, "", description, response.status_code),
-                http_status=response.status_code,
+            description = redirected(
+                response.status_code,
+                response.headers.get("Location", ""),
+                url,
+                self.credentials.redact,
             )
+            logger.info("%s %s: %s", self.portal, method, description)
+            reply = redirect_reply(response.status_code, description)
         else:
             reply = parse_response(response.status_code, content)
         logger.debug(
@@ -379,15 +340,130 @@ def _environ_proxies(url: str) -> dict[str, str]:
     }
 
 
-def _redirected(response: requests.Response, url: str, redact: Callable[[str], str]) -> str:
+def redirected(status: int, location: str, url: str, redact: Callable[[str], str]) -> str:
     """What to tell the user about a redirect the shim did not follow."""
-    location = response.headers.get("Location", "")
     target = urljoin(url, location) if location else "no Location"
     return redact(
-        f"the portal answered HTTP {response.status_code} redirecting to {target[:200]}; "
+        f"the portal answered HTTP {status} redirecting to {target[:200]}; "
         "b24shim does not follow redirects (they would carry the credentials to another "
         "address): if the portal has moved, set its new address in the webhook or portal URL"
     )
+
+
+def batch_params(commands: Mapping[str, Command], *, halt: bool = False) -> dict[str, Any]:
+    """The parameters of a ``batch`` call running ``commands`` in order."""
+    cmd = {key: f"{name}?{encode_query(args)}" for key, (name, args) in commands.items()}
+    return {"halt": 1 if halt else 0, "cmd": cmd}
+
+
+def redirect_reply(status: int, description: str) -> Reply:
+    """A redirect comes before the method runs: nothing was done, so not ambiguous."""
+    return Reply(
+        error=ErrorInfo(ErrorCode.PORTAL_MOVED, "", description, status), http_status=status
+    )
+
+
+def not_answered(description: str, *, sent: bool) -> Reply:
+    """A request that failed before an answer (``sent``: it may have reached the portal)."""
+    return Reply(error=ErrorInfo(ErrorCode.TRANSPORT_ERROR, "", description, None), ambiguous=sent)
+
+
+# -- OAuth refresh, read the same way whichever HTTP library sends it -------------------------
+
+
+def token_params(credentials: OAuth) -> dict[str, str]:
+    """The query of the refresh request to ``credentials.token_url``."""
+    return {
+        "grant_type": "refresh_token",
+        "client_id": credentials.client_id or "",
+        "client_secret": credentials.client_secret or "",
+        "refresh_token": credentials.refresh_token or "",
+    }
+
+
+def cannot_refresh() -> Reply:
+    """The reply for an expired token without what refreshing it needs."""
+    return _auth_failure(
+        ErrorCode.EXPIRED_TOKEN,
+        "expired_token",
+        "the access token expired and cannot be refreshed: OAuth needs "
+        "refresh_token, client_id and client_secret to refresh it",
+        401,
+    )
+
+
+def token_failure(credentials: OAuth, description: str) -> Reply:
+    """The reply for a refresh request that got no answer."""
+    return _auth_failure(
+        ErrorCode.TRANSPORT_ERROR,
+        "",
+        credentials.redact(f"refreshing the expired access token failed: {description}"),
+        None,
+    )
+
+
+def read_token_answer(
+    credentials: OAuth, status: int, content: bytes, location: str = ""
+) -> Reply | None:
+    """Read the token endpoint's answer: rotate the tokens, or say why it failed.
+
+    Returns:
+        None when the new tokens are in place; otherwise the reply for the failed call.
+    """
+    redact = credentials.redact
+    if 300 <= status < 400:
+        return _auth_failure(
+            ErrorCode.PORTAL_MOVED,
+            "",
+            "refreshing the expired access token failed: "
+            + redirected(status, location, credentials.token_url, redact),
+            status,
+        )
+    try:
+        # Not response.json(): its decode error is also a RequestException, and JSON nested
+        # past the recursion limit raises RecursionError.
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        return _auth_failure(
+            ErrorCode.PROTOCOL_ERROR,
+            "",
+            f"refreshing the expired access token failed: the token endpoint answered "
+            f"HTTP {status} without JSON",
+            status,
+        )
+    access = body.get("access_token") if isinstance(body, dict) else None
+    refresh = body.get("refresh_token") if isinstance(body, dict) else None
+    if status < 400 and isinstance(access, str) and access and isinstance(refresh, str):
+        credentials.rotate(access, refresh)
+        return None
+    error = body.get("error", "") if isinstance(body, dict) else ""
+    text = body.get("error_description", "") if isinstance(body, dict) else ""
+    paid = error == "PAYMENT_REQUIRED"
+    code = ErrorCode.PLAN_RESTRICTED if paid else ErrorCode.INVALID_CREDENTIALS
+    detail = f"{error or 'no tokens'}{': ' + str(text) if text else ''}"
+    renew = error in ("invalid_grant", "invalid_client")
+    advice = "; a new authorization is needed" if renew else ""
+    description = redact(
+        f"refreshing the expired access token failed: {detail} (HTTP {status}){advice}"
+    )
+    return _auth_failure(code, str(error), description, status)
+
+
+def after_refresh(credentials: OAuth, portal: str) -> None:
+    """Tell the application the new tokens (its callback's failure is logged, redacted)."""
+    if credentials.on_refresh is not None:
+        try:
+            credentials.on_refresh(credentials.access_token, credentials.refresh_token or "")
+        except Exception as exc:
+            # Not logger.exception: the traceback may hold the new tokens (they are the
+            # callback's arguments), so it is rendered and redacted first.
+            trace = "".join(traceback.format_exception(exc))
+            logger.error(
+                "on_refresh callback failed; the new tokens are in use, but were not "
+                "stored by it: %s",
+                credentials.redact(trace),
+            )
+    logger.info("%s: access token refreshed", portal)
 
 
 def _auth_failure(code: ErrorCode, raw: str, description: str, status: int | None) -> Reply:

@@ -133,7 +133,7 @@ def test_delete_leads_from_stdin(b24_emulator: Emulator) -> None:
     assert "INVALID_ID" in summary
     assert "result_shape" in summary
     batches = [r for r in b24_emulator.requests if r.method == "batch"]
-    # ceil(121 / 46) verified chunks, and one extra batch of gets for the chunk whose delete
+    # ceil(121 / 47) verified chunks, and one extra batch of gets for the chunk whose delete
     # failed where its lists could not tell missing from unreadable (999999).
     assert len(batches) == 4
     assert set(batches[-1].params["cmd"].values()) == {

@@ -19,6 +19,7 @@ from b24shim.emulator import Emulator, ManualClock
 from b24shim.flags import verify_bucket_of
 from b24shim.retry import NO_RETRY
 from b24shim.sinks import JsonlDifferenceSink
+from facades import facade_kind, make_facade  # noqa: F401 - facade_kind is a fixture
 
 Factory = Callable[..., Emulator]
 MISSING = [990_001, 990_002]
@@ -32,8 +33,12 @@ def webhook_of(portal: Emulator, user: str) -> str:
     }[user]
 
 
-def shim_for(portal: Emulator, user: str, stage: Stage, **kwargs: Any) -> LeadShim:
-    return LeadShim(
+# Every test here runs over both front ends of the one engine (LeadShim, AsyncLeadShim).
+pytestmark = pytest.mark.usefixtures("facade_kind")
+
+
+def shim_for(portal: Emulator, user: str, stage: Stage, **kwargs: Any) -> Any:
+    return make_facade(
         webhook_of(portal, user), stage=stage, rate_limit=None, retry=NO_RETRY, **kwargs
     )
 

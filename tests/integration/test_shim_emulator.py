@@ -17,16 +17,25 @@ from b24shim import (
     Stage,
 )
 from b24shim.emulator import Emulator, ManualClock
+from b24shim.limits import RateLimit
 from b24shim.retry import RetryPolicy
+from facades import facade_kind, make_facade  # noqa: F401 - facade_kind is a fixture
 
 Factory = Callable[..., Emulator]
 FAST_RETRY = RetryPolicy(backoff=0.001, max_backoff=0.01)
 
 
-def shim(webhook: str, stage: Stage | str = Stage.LEGACY, **kwargs: Any) -> LeadShim:
+pytestmark = pytest.mark.usefixtures("facade_kind")
+
+
+# Threads share a LeadShim; tasks sharing an AsyncLeadShim: test_async_shim_emulator.py.
+threads_share_the_facade = pytest.mark.parametrize("facade_kind", ["requests"], indirect=True)
+
+
+def shim(webhook: Any, stage: Stage | str = Stage.LEGACY, **kwargs: Any) -> Any:
     kwargs.setdefault("rate_limit", None)
     kwargs.setdefault("retry", FAST_RETRY)
-    return LeadShim(webhook, stage=stage, **kwargs)
+    return make_facade(webhook, stage=stage, **kwargs)
 
 
 @pytest.mark.parametrize("stage", list(Stage))
@@ -166,6 +175,7 @@ def test_the_operating_limit_blocks_then_the_pacer_waits_for_the_reset(
     assert last.error.code is ErrorCode.OPERATION_TIME_LIMIT
 
 
+@threads_share_the_facade
 def test_oauth_expiry_refreshes_through_the_token_endpoint(b24_emulator_factory: Factory) -> None:
     clock = ManualClock()
     portal = b24_emulator_factory(rate=0, clock=clock)
@@ -202,6 +212,7 @@ def test_oauth_expiry_refreshes_through_the_token_endpoint(b24_emulator_factory:
     assert credentials.refresh_token == saved[0][1] != refresh
 
 
+@threads_share_the_facade
 def test_concurrent_deletes_from_sixteen_threads(b24_emulator: Emulator) -> None:
     facade = shim(b24_emulator.admin_webhook, "item")
     leads = [b24_emulator.add_lead() for _ in range(160)]
@@ -230,7 +241,7 @@ def test_the_client_bucket_never_provokes_a_503_at_default_settings(
     clock = ManualClock()
     portal = b24_emulator_factory(clock=clock)  # the portal's defaults: 2/s, burst 50
     leads = [portal.add_lead() for _ in range(6000)]
-    facade = LeadShim(portal.admin_webhook, stage="item", clock=clock)  # default bucket
+    facade = shim(portal.admin_webhook, "item", clock=clock, rate_limit=RateLimit.STANDARD)
     started = clock.time()
     singles = [facade.delete_lead(lead).outcome for lead in leads[:60]]
     bulk = [r.outcome for r in facade.delete_leads(leads[60:])]
@@ -242,6 +253,7 @@ def test_the_client_bucket_never_provokes_a_503_at_default_settings(
     assert clock.time() - started == pytest.approx((179 - 50) / 2, abs=1.0)
 
 
+@threads_share_the_facade
 def test_threads_share_one_bucket(b24_emulator_factory: Factory) -> None:
     clock = ManualClock()
     portal = b24_emulator_factory(clock=clock)
