@@ -239,8 +239,13 @@ def test_a_streamed_answer_reads_like_the_portals(portal: responses.RequestsMock
 
 
 def test_the_portal_address_is_compared_as_an_address(portal: responses.RequestsMock) -> None:
-    expect_delete(portal, "item", 5, "deleted")
     url = "https://PORTAL.Example.com:443/rest/7/" + WEBHOOK_CODE + "/crm.lead.delete.json"
+    # The routed delete is the caller's own request, re-aimed: its address as the caller wrote it.
+    portal.post(
+        url.replace("crm.lead.delete", "crm.item.delete"),
+        json=ANSWERS["deleted"]["item"][1],
+        match=[matchers.json_params_matcher({"entityTypeId": 1, "id": 5}, strict_match=True)],
+    )
     with requests.Session() as session:
         session.mount("https://", ShimAdapter(make_shim("item")))
         assert session.post(url, json={"id": 5}).json()["result"] is True
@@ -336,6 +341,37 @@ def test_a_failed_connection_is_the_exception_legacy_code_would_see(
         assert info.value.request is not None  # type: ignore[attr-defined]
 
 
+class _Recorder:
+    """An ``on_difference`` callable that also records every concluded delete."""
+
+    def __init__(self) -> None:
+        self.deletes: list[Any] = []
+
+    def __call__(self, difference: Difference) -> None:
+        pass
+
+    def record_delete(self, result: Any, *, verified: bool, duration: float | None) -> None:
+        self.deletes.append(result)
+
+
+def test_a_routed_delete_that_got_no_answer_is_recorded_as_unknown(
+    portal: responses.RequestsMock,
+) -> None:
+    portal.post(ITEM_URL, body=requests.ConnectionError(f"reset by {WEBHOOK}"))
+    recorder = _Recorder()
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim("item", on_difference=recorder)))
+        with pytest.raises(requests.ConnectionError):
+            session.post(LEGACY_URL, json={"id": 5})
+    (result,) = recorder.deletes
+    assert (result.lead_id, result.outcome.value, result.error.code.value) == (
+        5,
+        "unknown",
+        "TRANSPORT_ERROR",
+    )
+    assert WEBHOOK_CODE not in result.error.description
+
+
 # -- everything else passes through untouched -------------------------------------------------
 
 
@@ -383,25 +419,39 @@ OAUTH_URL = "https://portal.example.com/rest/crm.lead.delete.json"
 
 
 @pytest.mark.parametrize(
-    "send",
+    ("send", "query", "header"),
     [
-        lambda s: s.post(OAUTH_URL, json={"id": 5, "auth": "legacy-token"}),
-        lambda s: s.get(OAUTH_URL, params={"id": 5, "access_token": "legacy-token"}),
-        lambda s: s.post(OAUTH_URL, json={"id": 5}, headers={"Authorization": "Bearer t0ken"}),
+        (
+            lambda s: s.post(OAUTH_URL, json={"id": 5, "auth": "legacy-token"}),
+            {"auth": "legacy-token"},
+            None,
+        ),
+        (
+            lambda s: s.get(OAUTH_URL, params={"id": 5, "access_token": "legacy-token"}),
+            {"access_token": "legacy-token"},
+            None,
+        ),
+        (
+            lambda s: s.post(OAUTH_URL, json={"id": 5}, headers={"Authorization": "Bearer t0ken"}),
+            {},
+            "Bearer t0ken",
+        ),
     ],
     ids=["auth", "access_token", "bearer"],
 )
-def test_oauth_calls_to_the_portal_are_intercepted(
-    portal: responses.RequestsMock, send: Any
+def test_oauth_calls_to_the_portal_are_intercepted_and_keep_the_callers_token(
+    portal: responses.RequestsMock, send: Any, query: dict[str, str], header: str | None
 ) -> None:
+    match = [
+        matchers.json_params_matcher({"entityTypeId": 1, "id": 5}, strict_match=True),
+        matchers.query_param_matcher(query),
+    ]
+    if header is not None:
+        match.append(matchers.header_matcher({"Authorization": header}))
     portal.post(
         "https://portal.example.com/rest/crm.item.delete.json",
         json={"result": [], "time": TIME},
-        match=[
-            matchers.json_params_matcher(
-                {"entityTypeId": 1, "id": 5, "auth": "shim-token"}, strict_match=True
-            )
-        ],
+        match=match,
     )
     shim = LeadShim(
         OAuth("https://portal.example.com", "shim-token"),

@@ -464,6 +464,20 @@ class Deletes:
             self._request = _single_request(self._pending[0])
         return Send(self._request)
 
+    def give_up(self, reply: Reply) -> None:
+        """Conclude every pending plan with ``reply``, tried no more.
+
+        For a front end whose request got no answer and whose caller takes the failure as it
+        is (a drop-in raises its library's exception): ``reply`` says why, and the results say
+        ``unknown`` when it is ambiguous (the delete may have run), else ``failed``.
+        """
+        outcome = Outcome.UNKNOWN if reply.ambiguous else Outcome.FAILED
+        for plan in self._pending:
+            self._results[plan.index] = self._engine.conclude(plan, reply, outcome=outcome)
+        self._pending = []
+        self._first = None
+        self._wait = 0.0
+
     def receive_response(self, status: int, content: bytes) -> None:
         """Hand over the raw HTTP answer to the last :class:`Send`."""
         if self._request is None:

@@ -323,10 +323,9 @@ def test_the_example_script_migrates_with_the_adapter_alone() -> None:
     assert "deleted through crm.item.delete" in done.stdout
 
 
-# The requests adapter sends again the commands a halted batch did not run; the httpx
-# transport leaves them unanswered (docs/aiohttp-httpx.md).
+# Every drop-in sends again the commands a halted batch did not run (the aiohttp middleware:
+# tests/integration/test_aiohttp_clients_emulator.py).
 @pytest.mark.parametrize("stage", [Stage.ITEM, Stage.ITEM_VERIFIED])
-@pytest.mark.parametrize("drop_in", ["requests"], indirect=True)
 def test_a_halting_batch_on_a_portal_without_the_item_api_runs_every_command(
     twins: Callable[..., tuple[Emulator, Emulator]], stage: Stage
 ) -> None:

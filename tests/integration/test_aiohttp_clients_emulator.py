@@ -9,6 +9,7 @@ receives `crm.item.delete` and no `crm.lead.delete`.
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from fast_bitrix24 import BitrixAsync
 from b24shim import AsyncLeadShim, Stage
 from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimMiddleware, install
-from b24shim.emulator import Emulator
+from b24shim.emulator import Emulator, ManualClock
 from facades import delete_methods
 
 Factory = Callable[..., Emulator]
@@ -153,3 +154,46 @@ def test_other_calls_pass_through_the_middleware_untouched(b24_emulator: Emulato
     assert status == 200
     assert body["result"]["TITLE"] == "kept"
     assert [r.method for r in b24_emulator.requests] == ["crm.lead.get"]
+
+
+@pytest.mark.parametrize("stage", [Stage.ITEM, Stage.ITEM_VERIFIED])
+def test_a_halting_batch_through_the_middleware_runs_every_command(
+    b24_emulator_factory: Factory, stage: Stage
+) -> None:
+    # On a portal without crm.item.*, the routed delete stops a halting batch; the legacy
+    # batch would have gone on, so the middleware sends the commands after it again, and the
+    # caller gets, byte for byte, what the legacy batch answers.
+    before, after = (
+        b24_emulator_factory(rate=0, item_api=False, clock=ManualClock()) for _ in range(2)
+    )
+    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    payload = {
+        "halt": 1,
+        "cmd": {
+            "one": f"crm.lead.delete?id={ids[0]}",
+            "add": "crm.lead.add?fields[TITLE]=added",
+            "two": f"crm.lead.delete?id={ids[1]}",
+        },
+    }
+
+    async def post(portal: Emulator, routed: bool) -> tuple[int, bytes]:
+        shim = AsyncLeadShim(portal.admin_webhook, stage=stage, rate_limit=None)
+        middlewares = [ShimMiddleware(shim)] if routed else []
+        async with (
+            shim,
+            aiohttp.ClientSession(middlewares=middlewares) as session,
+            session.post(portal.admin_webhook + "batch", json=payload) as response,
+        ):
+            return response.status, await response.read()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy route warns once
+        expected = asyncio.run(post(before, routed=False))
+        got = asyncio.run(post(after, routed=True))
+    assert got == expected
+    results = json.loads(got[1])["result"]["result"]
+    assert set(results) == {"one", "add", "two"}
+    assert not after.lead_exists(ids[0])
+    assert not after.lead_exists(ids[1])
+    assert after.lead_exists(int(results["add"]))
