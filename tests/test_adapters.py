@@ -354,13 +354,14 @@ class _Recorder:
         self.deletes.append(result)
 
 
-def test_a_routed_delete_that_got_no_answer_is_recorded_as_unknown(
-    portal: responses.RequestsMock,
+def test_a_delete_that_got_no_answer_is_recorded_as_unknown(
+    portal: responses.RequestsMock, route: str
 ) -> None:
-    portal.post(ITEM_URL, body=requests.ConnectionError(f"reset by {WEBHOOK}"))
+    url = ITEM_URL if route == "item" else LEGACY_URL
+    portal.post(url, body=requests.ConnectionError(f"reset by {WEBHOOK}"))
     recorder = _Recorder()
     with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item", on_difference=recorder)))
+        session.mount("https://", ShimAdapter(make_shim(route, on_difference=recorder)))
         with pytest.raises(requests.ConnectionError):
             session.post(LEGACY_URL, json={"id": 5})
     (result,) = recorder.deletes

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from b24shim._describe import describe
+from b24shim._envelope import Reply
 from b24shim.adapters._batch import BatchRewrite, merged
 from b24shim.adapters._calls import (
     BATCH,
@@ -200,7 +201,11 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
         return Answer()
     plan = engine.plan(lead_id)
     if plan.route is LEGACY and not plan.verified and not plan.fell_back:
-        status, content = yield Forward()  # the portal's own answer, byte for byte
+        try:
+            status, content = yield Forward()  # the portal's own answer, byte for byte
+        except Exception as exc:
+            engine.delete(plan).give_up(_unanswered(shim, exc))
+            raise
         engine.passed_through(plan, status, content)
         logger.debug(
             "%s crm.lead.delete of lead %s passed through (stage %s)",
@@ -226,8 +231,7 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
         except Exception as exc:
             # No answer: the caller gets its library's exception, as legacy code would have;
             # the delete is recorded as unknown (it may have reached the portal).
-            description = shim.transport.credentials.redact(f"{type(exc).__name__}: {exc}")
-            deletes.give_up(not_answered(description, sent=True))
+            deletes.give_up(_unanswered(shim, exc))
             raise
         deletes.receive_response(status, content)
     (result,) = deletes.results.values()
@@ -242,6 +246,12 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
     )
     status, answer = result.to_legacy()
     return Answer(status, encode_json(answer))
+
+
+def _unanswered(shim: LeadShim | AsyncLeadShim, exc: Exception) -> Reply:
+    """The reply for a request that got no answer: ambiguous, the exception redacted."""
+    description = shim.transport.credentials.redact(f"{type(exc).__name__}: {exc}")
+    return not_answered(description, sent=True)
 
 
 def _batch_flow(shim: LeadShim | AsyncLeadShim, call: Call) -> Flow:
