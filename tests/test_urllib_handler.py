@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from b24shim import LeadShim, Stage
+from b24shim import LeadShim, OAuth, Stage
 from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimHandler
 from b24shim.retry import NO_RETRY
@@ -189,3 +189,30 @@ def test_the_handler_repr_shows_no_secret() -> None:
     handler = ShimHandler(LeadShim(WEBHOOK, stage="item"))
     assert repr(handler).startswith("<ShimHandler shim=")
     assert WEBHOOK_CODE not in repr(handler)
+
+
+@pytest.mark.parametrize("form", ["bearer", "auth"])
+def test_an_oauth_call_is_routed_with_the_callers_own_token(form: str) -> None:
+    portal = FakePortal((200, {"result": []}))
+    shim = LeadShim(
+        OAuth("https://portal.example.com", "shim-token"),
+        stage="item",
+        rate_limit=None,
+        retry=NO_RETRY,
+    )
+    opener = urllib.request.build_opener(ShimHandler(shim), portal)
+    url = "https://portal.example.com/rest/crm.lead.delete.json"
+    headers = {"Authorization": "Bearer caller-token"} if form == "bearer" else {}
+    if form == "auth":
+        url += "?auth=caller-token"
+    request = urllib.request.Request(url, data=b"id=5", headers=headers)
+    with opener.open(request) as response:
+        assert json.loads(response.read()) == {"result": True}
+    (sent,) = portal.sent
+    if form == "bearer":
+        assert sent.full_url == "https://portal.example.com/rest/crm.item.delete.json"
+        assert sent.get_header("Authorization") == "Bearer caller-token"
+    else:
+        assert sent.full_url == (
+            "https://portal.example.com/rest/crm.item.delete.json?auth=caller-token"
+        )
