@@ -153,7 +153,6 @@ class ShimHandler(urllib.request.BaseHandler):
         self, caller: urllib.request.Request, sent: urllib.request.Request
     ) -> tuple[Any, bytes]:
         """Send ``sent`` through the rest of the opener; its response and body, read."""
-        assert self.parent is not None  # set by OpenerDirector.add_handler
         try:
             response = self.parent.open(sent, timeout=caller.timeout)
         except urllib.error.HTTPError as error:
