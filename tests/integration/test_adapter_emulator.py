@@ -21,9 +21,10 @@ import requests
 
 from b24shim import Difference, LeadShim, Stage
 from b24shim import adapters as adapters_module
-from b24shim.adapters import ShimAdapter, ShimTransport, install
+from b24shim.adapters import ShimAdapter, ShimHandler, ShimTransport, install
 from b24shim.emulator import Emulator, ManualClock
 from b24shim.retry import NO_RETRY
+from urllib_client import UrllibSession
 
 Factory = Callable[..., Emulator]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "legacy_script_with_adapter.py"
@@ -53,9 +54,9 @@ def twins(b24_emulator_factory: Factory) -> Callable[..., tuple[Emulator, Emulat
 _DROP_IN = {"library": "requests"}
 
 
-@pytest.fixture(autouse=True, params=["requests", "httpx"])
+@pytest.fixture(autouse=True, params=["requests", "httpx", "urllib"])
 def drop_in(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The behaviour suite runs over the requests adapter and the httpx transport."""
+    """The behaviour suite runs over the requests adapter, the httpx transport, urllib's handler."""
     _DROP_IN["library"] = request.param
     yield request.param
     _DROP_IN["library"] = "requests"
@@ -66,6 +67,8 @@ def adapted(webhook: str, stage: Stage | str, **kwargs: Any) -> Any:
     shim = LeadShim(webhook, stage=stage, rate_limit=None, retry=NO_RETRY, **kwargs)
     if _DROP_IN["library"] == "httpx":
         return httpx.Client(transport=ShimTransport(shim))
+    if _DROP_IN["library"] == "urllib":
+        return UrllibSession(ShimHandler(shim))  # urllib code: opener.open(Request(...))
     session = requests.Session()
     session.mount("http://", ShimAdapter(shim))
     return session

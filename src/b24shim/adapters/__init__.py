@@ -1,4 +1,4 @@
-"""Drop-ins for code that cannot change: requests, aiohttp and httpx, routing ``crm.lead.delete``.
+"""Drop-ins for code that cannot change: requests, aiohttp, httpx, urllib: ``crm.lead.delete``.
 
 Legacy integrations build the REST call themselves (``requests.post(webhook +
 "crm.lead.delete", ...)``, ``batch`` strings such as ``"crm.lead.delete?id=5"``) or go through
@@ -11,8 +11,10 @@ untouched, byte for byte.
 - :class:`ShimMiddleware`: an aiohttp client middleware, for fast_bitrix24 and bitrix24-rest
   (``_aiohttp.py``);
 - :class:`ShimTransport` / :class:`AsyncShimTransport`: httpx transports (``_httpx.py``);
-- :func:`install`: every new session of each of these libraries that is importable
-  (``_install.py``).
+- :class:`ShimHandler`: a ``urllib.request`` handler, for pybitrix24 and ``urlopen``
+  (``_urllib.py``);
+- :func:`install`: every new session of each of these libraries that is importable, and the
+  opener of ``urllib.request.urlopen`` (``_install.py``).
 
 They share what does not depend on the library: which calls they answer and how a call reads
 (``_calls.py``), the flows that say what to send and how to answer, driven by the facade's
@@ -42,12 +44,14 @@ from b24shim.adapters._httpx import AsyncShimTransport, ShimTransport
 from b24shim.adapters._install import install
 from b24shim.adapters._install import reset as _reset_for_tests  # noqa: F401 - tests only
 from b24shim.adapters._requests import ShimAdapter
+from b24shim.adapters._urllib import ShimHandler
 
 __all__ = [
     "BATCH_LIMIT",
     "INVALID_ID_ANSWER",
     "AsyncShimTransport",
     "ShimAdapter",
+    "ShimHandler",
     "ShimMiddleware",
     "ShimTransport",
     "install",

@@ -1,4 +1,4 @@
-"""Process-wide installation: every new session of requests, aiohttp and httpx routed."""
+"""Process-wide installation: every new session of requests, aiohttp and httpx, and urlopen."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from b24shim.adapters._aiohttp import middleware_for
 from b24shim.adapters._calls import ShimSource
 from b24shim.adapters._httpx import async_transport_for, transport_for
 from b24shim.adapters._requests import adapter_for
+from b24shim.adapters._urllib import handler_for, put_in_front
 from b24shim.async_shim import AsyncLeadShim
 from b24shim.shim import LeadShim
 
@@ -23,6 +24,8 @@ _install_lock = threading.Lock()
 _installed: list[tuple[object, ShimSource[LeadShim], ShimSource[AsyncLeadShim]]] = []
 # Per patched class: the class, its own __init__, and ours.
 _patches: list[tuple[type, Callable[..., None], Callable[..., None]]] = []
+# What else the first installation changed, each with its undo (urllib's opener).
+_restores: list[Callable[[], None]] = []
 
 
 def _current_source() -> ShimSource[LeadShim] | None:
@@ -103,7 +106,20 @@ def _patch_httpx() -> None:
         _patches.append((client, original, __init__))
 
 
+def _shim_of_current() -> LeadShim | None:
+    source = _current_source()
+    return source.get() if source is not None else None
+
+
+def _patch_urllib() -> None:
+    # urlopen (pybitrix24 calls it) sends through one process-wide opener, not a new session
+    # per call: its handler asks at each call for the newest installation's shim.
+    _restores.append(put_in_front(handler_for(_shim_of_current)))
+
+
 def _unpatch() -> None:
+    while _restores:
+        _restores.pop()()
     for cls, original, patched in _patches:
         if cls.__init__ is patched:  # type: ignore[misc]
             cls.__init__ = original  # type: ignore[misc]
@@ -119,7 +135,10 @@ def install(shim: LeadShim | AsyncLeadShim | None = None) -> Callable[[], None]:
     a :class:`ShimMiddleware` is added to every new ``aiohttp.ClientSession`` (including
     sessions a client library makes inside itself, as bitrix24-rest does per call), and every
     new ``httpx.Client`` / ``httpx.AsyncClient`` sends through a :class:`ShimTransport` /
-    :class:`AsyncShimTransport` around the transport it built. Sessions
+    :class:`AsyncShimTransport` around the transport it built, and a :class:`ShimHandler` is
+    added to the opener ``urllib.request.urlopen`` uses (the one ``install_opener`` set, kept
+    with all its handlers, or a default one; ``urlopen(context=...)`` / ``cafile=`` build an
+    opener of their own per call and are not covered). Sessions
     that already exist are not changed. Installing again stacks: the newest installation's
     shims are used until it is undone.
 
@@ -132,7 +151,8 @@ def install(shim: LeadShim | AsyncLeadShim | None = None) -> Callable[[], None]:
     Returns:
         A callable that undoes this installation for every library (idempotent,
         thread-safe). When the last installation is undone, each patched ``__init__`` is
-        restored exactly. Sessions created meanwhile keep their drop-in.
+        restored exactly, and urllib's opener is the one installed before, without the
+        handler. Sessions created meanwhile keep their drop-in.
     """
     token = object()
     sources = (
@@ -144,6 +164,7 @@ def install(shim: LeadShim | AsyncLeadShim | None = None) -> Callable[[], None]:
             _patch_requests()
             _patch_aiohttp()
             _patch_httpx()
+            _patch_urllib()
         _installed.append((token, *sources))
 
     def undo() -> None:
