@@ -237,6 +237,7 @@ class Engine:
             maxsize=64, ttl=fallback_ttl, timer=now
         )
         self._item_missing_lock = threading.Lock()
+        self._item_missing_seen = False  # set for good once the memory held an entry
         self.rng = random.Random()
 
     @classmethod
@@ -332,37 +333,47 @@ class Engine:
     ) -> DeleteResult:
         """Normalize the final answer for ``plan``; report its differences and evidence."""
         reply = plan.route.check_delete(reply)
-        outcome = outcome or plan.route.outcome(reply)
-        if plan.route is LEGACY:
-            self.not_found.observe(reply.code, reply.raw, reply.http_status)
+        return self._concluded(plan, reply, reads, outcome or plan.route.outcome(reply))
+
+    def _concluded(
+        self, plan: Plan, reply: Reply, reads: VerificationReads | None, outcome: Outcome
+    ) -> DeleteResult:
+        """:meth:`conclude` for a reply already checked by ``plan.route.check_delete``."""
+        route = plan.route
+        not_found = self.not_found
+        if route is LEGACY:
+            not_found.observe(reply.code, reply.raw, reply.http_status)
         found: list[Difference] = []
         if plan.fell_back:
             found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
-        if reads is not None and plan.verified:
+        verified = reads is not None and plan.verified
+        if reads is not None and verified:
             found += verification_differences(
-                plan.lead_id, plan.stage, plan.route.route, reads, reply, outcome
+                plan.lead_id, plan.stage, route.route, reads, reply, outcome
             )
-        if plan.route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply, self.not_found.form)
+        if route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
+            found += shape_differences(plan.lead_id, plan.stage, reply, not_found.form)
+        gone = outcome is Outcome.DELETED or outcome is Outcome.ALREADY_ABSENT
+        # Positional (in field order), with ok and method given, not derived: one result per
+        # delete of a bulk job. The validators still check both.
         result = DeleteResult(
-            lead_id=plan.lead_id,
-            outcome=outcome,
-            stage=plan.stage,
-            route=plan.route.route,
-            error=None if outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT) else reply.error,
-            time=reply.time,
-            raw=reply.raw,
-            differences=tuple(found),
-            legacy_not_found=self.not_found.form,
+            plan.lead_id,
+            outcome,
+            plan.stage,
+            route.route,
+            None if gone else reply.error,
+            reply.time,
+            reply.raw,
+            tuple(found),
+            ok=gone,
+            method=route.delete_method,
+            legacy_not_found=not_found.form,
         )
-        self.reporter.report(found)
-        self.reporter.deleted(
-            result,
-            verified=reads is not None and plan.verified,
-            started=plan.started,
-            finished=self.now(),
-        )
-        if plan.legacy_by_choice:
+        if found:
+            self.reporter.report(found)
+        self.reporter.deleted(result, verified=verified, started=plan.started, finished=self.now())
+        # Only the legacy route can be legacy by choice (an item stage never is).
+        if route is LEGACY and plan.legacy_by_choice:
             _warn_legacy_once()
         return result
 
@@ -405,15 +416,19 @@ class Engine:
 
     def item_known_missing(self) -> bool:
         """Whether this portal is remembered (here or in the shared limits) as lacking it."""
-        with self._item_missing_lock:
-            if self.item_missing.get(self.portal, False):
-                return True
+        # Asked for every delete of a bulk job: while nothing was ever remembered here (the
+        # usual case), neither the lock nor the TTL look-up is needed.
+        if self._item_missing_seen:
+            with self._item_missing_lock:
+                if self.item_missing.get(self.portal, False):
+                    return True
         return self.shared is not None and self.shared.item_api_missing(self.portal)
 
     def remember_item_missing(self) -> None:
         """Remember that this portal lacks ``crm.item.*``, for the fallback TTL."""
         with self._item_missing_lock:
             self.item_missing[self.portal] = True
+            self._item_missing_seen = True
         if self.shared is not None:
             self.shared.remember_item_api_missing(self.portal, self.item_missing.ttl)
 
@@ -503,9 +518,9 @@ class Deletes:
                 engine.remember_item_missing()
                 again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
                 continue
-            ambiguous_before = self._ambiguous_tries[index] > 0
+            ambiguous_before = self._ambiguous_tries.get(index, 0) > 0
             if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
-                outcome: Outcome | None = Outcome.ALREADY_ABSENT
+                outcome: Outcome = Outcome.ALREADY_ABSENT
             elif reply.ok:
                 outcome = Outcome.DELETED
             elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
@@ -525,7 +540,8 @@ class Deletes:
             else:
                 # A definite refusal; after an ambiguous try it proves nothing either way.
                 outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
-            self._results[index] = engine.conclude(plan, reply, reads=reads, outcome=outcome)
+            # The reply was checked above: conclude without checking it again.
+            self._results[index] = engine._concluded(plan, reply, reads, outcome)
         if again and wait > 0:
             logger.info("retrying %d delete(s) in %.2f s", len(again), wait)
         self._pending = again

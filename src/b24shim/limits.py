@@ -192,8 +192,12 @@ class OperatingPacer:
         """Record the portal's accounting for ``method`` from an answer's time block."""
         if timing is None or timing.operating is None:
             return
+        name = method.lower()
         with self._lock:
-            load = self._load.setdefault(method.lower(), _MethodLoad())
+            # Called for every command of a batch: no new _MethodLoad unless one is missing.
+            load = self._load.get(name)
+            if load is None:
+                load = self._load[name] = _MethodLoad()
             load.operating = timing.operating
             if timing.operating_reset_at:
                 # The portal counts the last 10 minutes, so some budget frees within 600 s
