@@ -77,6 +77,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_FALLBACK_TTL = 600.0
 
 _DELETE_KEY = "delete"
+# Looked up once: an enum member read from its class costs more than the test using it, and
+# a bulk job tests each delete's outcome several times.
+_DELETED, _ALREADY_ABSENT = Outcome.DELETED, Outcome.ALREADY_ABSENT
 
 
 # -- what the engine asks a front end to do ---------------------------------------------------
@@ -351,9 +354,9 @@ class Engine:
             found += verification_differences(
                 plan.lead_id, plan.stage, route.route, reads, reply, outcome
             )
-        if route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
+        if route is ITEM and outcome is not _ALREADY_ABSENT:
             found += shape_differences(plan.lead_id, plan.stage, reply, not_found.form)
-        gone = outcome is Outcome.DELETED or outcome is Outcome.ALREADY_ABSENT
+        gone = outcome is _DELETED or outcome is _ALREADY_ABSENT
         # Positional (in field order), with ok and method given, not derived: one result per
         # delete of a bulk job. The validators still check both.
         result = DeleteResult(
@@ -514,15 +517,20 @@ class Deletes:
             reply, reads = answers[plan.index]
             reply = plan.route.check_delete(reply)
             index = plan.index
-            if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
+            error = reply.error
+            if (
+                error is not None
+                and error.code is ErrorCode.METHOD_NOT_FOUND
+                and plan.route is ITEM
+            ):
                 engine.remember_item_missing()
                 again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
                 continue
             ambiguous_before = self._ambiguous_tries.get(index, 0) > 0
-            if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
-                outcome: Outcome = Outcome.ALREADY_ABSENT
-            elif reply.ok:
-                outcome = Outcome.DELETED
+            if error is None:
+                outcome: Outcome = _DELETED
+            elif ambiguous_before and error.code is ErrorCode.NOT_FOUND:
+                outcome = Outcome.ALREADY_ABSENT
             elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
                 self._safe_tries[index] += 1
                 if self._safe_tries[index] < retry.attempts:
