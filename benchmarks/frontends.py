@@ -14,6 +14,10 @@ medians (the machine is shared and noisy):
 - ``bulk``: CPU (process time) of ``LeadShim.delete_leads`` over N deletes with no client-side
   limit against a bare loop posting the same 50-command batches on one session
   (goal <= 1.3x), alternating runs;
+- ``memory``: tracemalloc peak of ``AsyncLeadShim.delete_leads(ids, concurrency=K)`` with no
+  limit, ids from a generator and each result dropped as it comes, for N and 4N deletes
+  (5,000 and 20,000 by default), alternating, each on a fresh emulator; ratio large/small
+  (goal <= 1.5: flat in N), results in input order;
 - ``concurrent``: 10,000 deletes through ``AsyncLeadShim.delete_leads(concurrency=K)`` against
   fast_bitrix24 (``BitrixAsync.call("crm.item.delete", [...])``, its throttle opened wide), each
   on a fresh emulator (goal: the shim no slower).
@@ -28,6 +32,7 @@ import asyncio
 import math
 import statistics
 import time
+import tracemalloc
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -189,6 +194,52 @@ def bulk(args: argparse.Namespace) -> None:
     )
 
 
+def _traced_job(n: int, k: int) -> tuple[int, int, int, int]:
+    """(tracemalloc peak, results, out of order, leads left) of one job of ``n`` deletes."""
+    with PortalProcess(rate=0) as portal:
+        leads = portal.add_leads(n)  # made before tracing: the caller's own list, not counted
+
+        async def run() -> tuple[int, int, int]:
+            async with AsyncLeadShim(portal.admin_webhook, stage="item", rate_limit=None) as shim:
+                # Warm up untraced (imports, the connection pool): the peak is the job's.
+                warm = portal.add_leads(2 * 50 * k)
+                assert all([r.ok async for r in shim.delete_leads(warm, concurrency=k)])
+                expected = iter(leads)
+                seen = misordered = 0
+                tracemalloc.start()
+                try:
+                    async for result in shim.delete_leads((x for x in leads), concurrency=k):
+                        seen += result.ok
+                        misordered += result.lead_id != next(expected)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                return peak, seen, misordered
+
+        peak, seen, misordered = asyncio.run(run())
+        return peak, seen, misordered, portal.existing(leads)
+
+
+def memory(args: argparse.Namespace) -> None:
+    small, k = args.memory, args.concurrency
+    peaks: dict[int, list[int]] = {small: [], 4 * small: []}
+    checks = []
+    for round_ in range(args.memory_rounds):
+        order = (small, 4 * small) if round_ % 2 == 0 else (4 * small, small)
+        for n in order:
+            peak, seen, misordered, left = _traced_job(n, k)
+            peaks[n].append(peak)
+            checks.append(seen == n and misordered == 0 and left == 0)
+    low, high = statistics.median(peaks[small]), statistics.median(peaks[4 * small])
+    ratio = high / low
+    print(
+        f"memory     AsyncLeadShim.delete_leads(concurrency={k}), no limit, ids from a generator: "
+        f"tracemalloc peak {small} deletes {low / 1024:.0f} KiB, {4 * small} deletes "
+        f"{high / 1024:.0f} KiB, ratio {ratio:.2f} (goal <= 1.50) {_verdict(ratio <= 1.5)}; "
+        f"every result ok, in input order, no lead left: {_verdict(all(checks))}"
+    )
+
+
 def concurrent(args: argparse.Namespace) -> None:
     try:
         from fast_bitrix24 import BitrixAsync  # noqa: PLC0415 - the bench extra, optional
@@ -232,6 +283,7 @@ BENCHES = {
     "async": async_shim,
     "verified": verified,
     "bulk": bulk,
+    "memory": memory,
     "concurrent": concurrent,
 }
 
@@ -244,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk-rounds", type=int, default=3)
     parser.add_argument("--concurrent", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--memory", type=int, default=5_000, help="the small job (and 4x it)")
+    parser.add_argument("--memory-rounds", type=int, default=2)
     parser.add_argument("--only", choices=sorted(BENCHES), action="append")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=LegacyRouteWarning)
