@@ -28,7 +28,7 @@ import random
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Union
 
 import attrs
@@ -591,7 +591,7 @@ class Job:
 
     Feed each input to :meth:`add`; it returns a full chunk when one is ready to run (run it
     through :meth:`Engine.chunk` and hand the results to :meth:`finished`); :meth:`finish`
-    gives the last chunk. :meth:`ready` yields the results that are next in input order. An
+    gives the last chunk. :meth:`ready` gives the results that are next in input order. An
     answer with a code in :data:`~b24shim.codes.JOB_STOPPING` stops the job: the chunks not
     yet sent, and every later input, get a ``FAILED`` result marked as not sent.
     """
@@ -633,18 +633,25 @@ class Job:
                     (plan.index, self._engine.not_sent(plan, self.stopped)) for plan in unsent
                 )
 
-    def ready(self) -> Iterator[DeleteResult]:
-        """The results next in input order that are known now."""
-        waiting = self._waiting
+    def ready(self) -> Sequence[DeleteResult]:
+        """The results next in input order that are known now, taken out of the job."""
+        waiting, done = self._waiting, self._done
+        if not waiting:
+            return ()
+        head = waiting[0]
+        if type(head) is Plan and head.index not in done:
+            return ()  # asked after every input of a bulk job: most often, nothing yet
+        ready: list[DeleteResult] = []
         while waiting:
             head = waiting[0]
             if isinstance(head, Plan):
-                if head.index not in self._done:
-                    return
-                yield self._done.pop(head.index)
+                if head.index not in done:
+                    break
+                ready.append(done.pop(head.index))
             else:
-                yield head
+                ready.append(head)
             waiting.popleft()
+        return ready
 
 
 def _job_stopping_error(results: Iterable[DeleteResult]) -> ErrorInfo | None:
