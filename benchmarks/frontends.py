@@ -13,7 +13,12 @@ medians (the machine is shared and noisy):
   ceil(3000 / 47), each batch carrying 50 commands;
 - ``bulk``: CPU (process time) of ``LeadShim.delete_leads`` over N deletes with no client-side
   limit against a bare loop posting the same 50-command batches on one session
-  (goal <= 1.3x), alternating runs;
+  (goal <= 1.3x), the order alternating from round to round after an untimed warm-up; the
+  bare loop's bodies are built before its timing (that CPU is printed beside it);
+- ``memory``: tracemalloc peak of ``AsyncLeadShim.delete_leads(ids, concurrency=K)`` with no
+  limit, ids from a generator and each result dropped as it comes, for N and 4N deletes
+  (5,000 and 20,000 by default), alternating, each on a fresh emulator; ratio large/small
+  (goal <= 1.5: flat in N), results in input order;
 - ``concurrent``: 10,000 deletes through ``AsyncLeadShim.delete_leads(concurrency=K)`` against
   fast_bitrix24 (``BitrixAsync.call("crm.item.delete", [...])``, its throttle opened wide), each
   on a fresh emulator (goal: the shim no slower).
@@ -28,6 +33,7 @@ import asyncio
 import math
 import statistics
 import time
+import tracemalloc
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -153,39 +159,106 @@ def verified(args: argparse.Namespace) -> None:
     )
 
 
+def _item_deletes(ids: list[int], first: int = 0) -> dict[str, tuple[str, dict[str, int]]]:
+    """The commands of one batch deleting ``ids``, keyed d<first>, d<first + 1>... (as the
+    shim keys them: by position in the job)."""
+    return {
+        f"d{i}": ("crm.item.delete", {"entityTypeId": 1, "id": x})
+        for i, x in enumerate(ids, start=first)
+    }
+
+
 def bulk(args: argparse.Namespace) -> None:
     n = args.bulk
     samples: list[tuple[float, float]] = []
+    building: list[float] = []
     with PortalProcess(rate=0) as portal:
         url = f"{portal.admin_webhook}batch.json"
         session = requests.Session()
         shim = LeadShim(portal.admin_webhook, stage=Stage.ITEM, rate_limit=None)
-        for _ in range(args.bulk_rounds):
+        warm = portal.add_leads(100)  # both open their connection before the timed rounds
+        session.post(url, json=batch_params(_item_deletes(warm[:50])), timeout=60).json()
+        assert all(r.ok for r in shim.delete_leads(warm[50:]))
+        for round_ in range(args.bulk_rounds):
             leads = portal.add_leads(2 * n)
             mine, theirs = leads[:n], leads[n:]
-            bodies = [
-                batch_params(
-                    {f"d{i}": ("crm.item.delete", {"entityTypeId": 1, "id": x}) for i, x in chunk}
-                )
-                for chunk in (
-                    list(enumerate(theirs))[k : k + 50] for k in range(0, len(theirs), 50)
-                )
-            ]
             started = time.process_time()
-            for body in bodies:
-                session.post(url, json=body, timeout=60).json()
-            bare_cpu = time.process_time() - started
-            started = time.process_time()
-            ok = sum(r.ok for r in shim.delete_leads(iter(mine)))
-            shim_cpu = time.process_time() - started
-            assert ok == n
+            bodies = [batch_params(_item_deletes(theirs[k : k + 50], k)) for k in range(0, n, 50)]
+            building.append(time.process_time() - started)  # not in the bare loop's figure
+
+            def bare(bodies: list[dict[str, Any]] = bodies) -> float:
+                started = time.process_time()
+                for body in bodies:
+                    session.post(url, json=body, timeout=60).json()
+                return time.process_time() - started
+
+            def shimmed(mine: list[int] = mine) -> float:
+                started = time.process_time()
+                ok = sum(r.ok for r in shim.delete_leads(iter(mine)))
+                assert ok == n
+                return time.process_time() - started
+
+            # The order alternates from round to round: neither always runs on warm caches.
+            if round_ % 2:
+                shim_cpu = shimmed()
+                bare_cpu = bare()
+            else:
+                bare_cpu = bare()
+                shim_cpu = shimmed()
             samples.append((bare_cpu, shim_cpu))
     ratio = statistics.median(s / b for b, s in samples)
     bare_cpu = statistics.median(b for b, _ in samples)
     shim_cpu = statistics.median(s for _, s in samples)
     print(
         f"bulk       {n} deletes, no limit, CPU: bare loop {bare_cpu:.3f} s, delete_leads "
-        f"{shim_cpu:.3f} s, ratio {ratio:.2f} (goal <= 1.30) {_verdict(ratio <= 1.3)}"
+        f"{shim_cpu:.3f} s, ratio {ratio:.2f} (goal <= 1.30) {_verdict(ratio <= 1.3)}; "
+        f"the bare loop's bodies, built before its timing: {statistics.median(building):.3f} s"
+    )
+
+
+def _traced_job(n: int, k: int) -> tuple[int, int, int, int]:
+    """(tracemalloc peak, results, out of order, leads left) of one job of ``n`` deletes."""
+    with PortalProcess(rate=0) as portal:
+        leads = portal.add_leads(n)  # made before tracing: the caller's own list, not counted
+
+        async def run() -> tuple[int, int, int]:
+            async with AsyncLeadShim(portal.admin_webhook, stage="item", rate_limit=None) as shim:
+                # Warm up untraced (imports, the connection pool): the peak is the job's.
+                warm = portal.add_leads(2 * 50 * k)
+                assert all([r.ok async for r in shim.delete_leads(warm, concurrency=k)])
+                expected = iter(leads)
+                seen = misordered = 0
+                tracemalloc.start()
+                try:
+                    async for result in shim.delete_leads((x for x in leads), concurrency=k):
+                        seen += result.ok
+                        misordered += result.lead_id != next(expected)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                return peak, seen, misordered
+
+        peak, seen, misordered = asyncio.run(run())
+        return peak, seen, misordered, portal.existing(leads)
+
+
+def memory(args: argparse.Namespace) -> None:
+    small, k = args.memory, args.concurrency
+    peaks: dict[int, list[int]] = {small: [], 4 * small: []}
+    checks = []
+    for round_ in range(args.memory_rounds):
+        order = (small, 4 * small) if round_ % 2 == 0 else (4 * small, small)
+        for n in order:
+            peak, seen, misordered, left = _traced_job(n, k)
+            peaks[n].append(peak)
+            checks.append(seen == n and misordered == 0 and left == 0)
+    low, high = statistics.median(peaks[small]), statistics.median(peaks[4 * small])
+    ratio = high / low
+    print(
+        f"memory     AsyncLeadShim.delete_leads(concurrency={k}), no limit, ids from a generator: "
+        f"tracemalloc peak {small} deletes {low / 1024:.0f} KiB, {4 * small} deletes "
+        f"{high / 1024:.0f} KiB, ratio {ratio:.2f} (goal <= 1.50) {_verdict(ratio <= 1.5)}; "
+        f"every result ok, in input order, no lead left: {_verdict(all(checks))}"
     )
 
 
@@ -232,6 +305,7 @@ BENCHES = {
     "async": async_shim,
     "verified": verified,
     "bulk": bulk,
+    "memory": memory,
     "concurrent": concurrent,
 }
 
@@ -241,9 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--block", type=int, default=100, help="calls per round per variant x2")
     parser.add_argument("--bulk", type=int, default=10_000, help="deletes per bulk run")
-    parser.add_argument("--bulk-rounds", type=int, default=3)
+    parser.add_argument("--bulk-rounds", type=int, default=4)
     parser.add_argument("--concurrent", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--memory", type=int, default=5_000, help="the small job (and 4x it)")
+    parser.add_argument("--memory-rounds", type=int, default=2)
     parser.add_argument("--only", choices=sorted(BENCHES), action="append")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=LegacyRouteWarning)

@@ -36,11 +36,19 @@ class Plan:
     held_back: bool = False
     sampled: bool = True
     started: float | None = None
+    #: Whether reads of both families belong around this delete (derived, once: a bulk job
+    #: asks it of every plan at each step; ``attrs.evolve`` derives it again).
+    verified: bool = attrs.field(init=False, eq=False, repr=False)
+    #: The batch command key of the delete (derived from ``index``).
+    key: str = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def verified(self) -> bool:
-        """Whether reads of both families belong around this delete."""
+    @verified.default
+    def _verified(self) -> bool:
         return self.stage.verified and self.sampled and not self.fell_back
+
+    @key.default
+    def _key(self) -> str:
+        return f"d{self.index}"
 
     @property
     def legacy_by_choice(self) -> bool:
@@ -50,8 +58,3 @@ class Plan:
         fallback from a portal without ``crm.item.*``: their users are already moving.
         """
         return not self.stage.uses_item and not self.held_back
-
-    @property
-    def key(self) -> str:
-        """The batch command key of the delete."""
-        return f"d{self.index}"

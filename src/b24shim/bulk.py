@@ -65,6 +65,8 @@ def chunk_capacity(verified: bool, routes: int = 2) -> int:
 def batch_for(plans: list[Plan]) -> dict[str, Command]:
     """The commands of one chunk, in the order the portal must run them."""
     verified = [p for p in plans if p.verified]
+    if not verified:  # a plain chunk: its deletes only
+        return {plan.key: plan.route.delete(plan.lead_id) for plan in plans}
     commands: dict[str, Command] = {}
     if verified:
         ids = [p.lead_id for p in verified]
@@ -111,6 +113,9 @@ class Reread:
     dropped: frozenset[int] = frozenset()
 
 
+_NO_REREAD = Reread()
+
+
 def _unexplained(plan: Plan, reply: Reply, views: dict[str, dict[int, Read]]) -> list[bool]:
     """Which of (legacy, item) list views of a failed verified delete need a get."""
     if not plan.verified or reply.ok or reply.ambiguous:
@@ -125,6 +130,8 @@ def _unexplained(plan: Plan, reply: Reply, views: dict[str, dict[int, Read]]) ->
 
 def reread_for(plans: list[Plan], replies: dict[str, Reply]) -> Reread:
     """The gets for the failed verified deletes that the chunk's lists left unexplained."""
+    if not any(plan.verified for plan in plans):
+        return _NO_REREAD  # nothing to explain: no list was read
     views = _views(plans, replies)
     commands: dict[str, Command] = {}
     keys: dict[int, tuple[str | None, str | None]] = {}
@@ -156,6 +163,8 @@ def split_answer(
     Args:
         reread: the gets sent after the chunk (:func:`reread_for`), and their replies.
     """
+    if not any(plan.verified for plan in plans):  # a plain chunk: no reads to hand over
+        return {plan.index: (replies[plan.key], None) for plan in plans}
     views = _views(plans, replies)
     reread = reread or Reread()
     again = reread_replies or {}
@@ -178,6 +187,9 @@ def split_answer(
     return answer
 
 
+_NO_ROUTES: frozenset[Route] = frozenset()
+
+
 @attrs.define
 class Chunker:
     """Cuts a stream of plans (and rejected inputs) into chunks for one batch each.
@@ -196,8 +208,11 @@ class Chunker:
 
     def add(self, plan: Plan) -> list[Plan] | None:
         """Add ``plan``; returns a full chunk when adding it would overflow the current one."""
-        mine = frozenset({plan.route.route}) if plan.verified else frozenset()
-        routes = self.routes | mine
+        if plan.verified:
+            mine = frozenset({plan.route.route})
+            routes = self.routes | mine
+        else:  # no new route to read: the set stays as it is
+            mine, routes = _NO_ROUTES, self.routes
         if len(self.pending) + 1 > chunk_capacity(bool(routes), len(routes)):
             full, self.pending, self.routes = self.pending, [plan], mine
             return full

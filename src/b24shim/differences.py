@@ -38,6 +38,12 @@ logger = logging.getLogger("b24shim.differences")
 DifferenceCallback = Callable[[Difference], object]
 
 
+_SHAPE_DETAIL = {
+    shown: f"crm.item.delete answered {shown} where crm.lead.delete answers true"
+    for shown in ("[]", "{}")
+}
+
+
 def shape_differences(
     lead_id: int, stage: Stage, reply: Reply, not_found: NotFoundForm = CORE
 ) -> list[Difference]:
@@ -47,18 +53,13 @@ def shape_differences(
         not_found: this portal's legacy not-found answer (learnt or set).
     """
     if reply.ok:
-        return [
-            Difference(
-                kind="result_shape",
-                lead_id=lead_id,
-                stage=stage,
-                behavioral=False,
-                legacy=True,
-                item=reply.result,
-                detail=f"crm.item.delete answered {reply.result!r} where crm.lead.delete "
-                "answers true",
-            )
-        ]
+        result = reply.result
+        # Every delete of a bulk job at an item stage has one: the usual two details are made
+        # once (a checked success is [] or {}).
+        detail = _SHAPE_DETAIL.get(repr(result)) if not result else None
+        if detail is None:
+            detail = f"crm.item.delete answered {result!r} where crm.lead.delete answers true"
+        return [Difference("result_shape", lead_id, stage, False, True, result, detail)]
     error = reply.error
     if error is None or error.code not in LEGACY_ERROR_TEXT:
         return []
@@ -268,15 +269,19 @@ class DifferenceReporter:
     def report(self, differences: Iterable[Difference]) -> None:
         """Log and hand over ``differences``; a failing callback is logged, never raised."""
         for difference in differences:
-            logger.log(
-                logging.WARNING if difference.behavioral else logging.DEBUG,
-                "lead %s at stage %s: %s difference: %s",
-                difference.lead_id,
-                difference.stage.value,
-                difference.kind,
-                difference.detail,
-                extra={"b24shim_difference": difference},
-            )
+            level = logging.WARNING if difference.behavioral else logging.DEBUG
+            # Asked first: a bulk job at an item stage has a DEBUG difference per delete,
+            # usually not logged, and the record's arguments would be built for nothing.
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "lead %s at stage %s: %s difference: %s",
+                    difference.lead_id,
+                    difference.stage.value,
+                    difference.kind,
+                    difference.detail,
+                    extra={"b24shim_difference": difference},
+                )
             telemetry.record_difference(difference)
             if self.on_difference is None:
                 continue

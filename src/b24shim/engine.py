@@ -28,7 +28,7 @@ import random
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Union
 
 import attrs
@@ -77,6 +77,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_FALLBACK_TTL = 600.0
 
 _DELETE_KEY = "delete"
+# Looked up once: an enum member read from its class costs more than the test using it, and
+# a bulk job tests each delete's outcome several times.
+_DELETED, _ALREADY_ABSENT = Outcome.DELETED, Outcome.ALREADY_ABSENT
 
 
 # -- what the engine asks a front end to do ---------------------------------------------------
@@ -237,6 +240,7 @@ class Engine:
             maxsize=64, ttl=fallback_ttl, timer=now
         )
         self._item_missing_lock = threading.Lock()
+        self._item_missing_seen = False  # set for good once the memory held an entry
         self.rng = random.Random()
 
     @classmethod
@@ -332,37 +336,47 @@ class Engine:
     ) -> DeleteResult:
         """Normalize the final answer for ``plan``; report its differences and evidence."""
         reply = plan.route.check_delete(reply)
-        outcome = outcome or plan.route.outcome(reply)
-        if plan.route is LEGACY:
-            self.not_found.observe(reply.code, reply.raw, reply.http_status)
+        return self._concluded(plan, reply, reads, outcome or plan.route.outcome(reply))
+
+    def _concluded(
+        self, plan: Plan, reply: Reply, reads: VerificationReads | None, outcome: Outcome
+    ) -> DeleteResult:
+        """:meth:`conclude` for a reply already checked by ``plan.route.check_delete``."""
+        route = plan.route
+        not_found = self.not_found
+        if route is LEGACY:
+            not_found.observe(reply.code, reply.raw, reply.http_status)
         found: list[Difference] = []
         if plan.fell_back:
             found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
-        if reads is not None and plan.verified:
+        verified = reads is not None and plan.verified
+        if reads is not None and verified:
             found += verification_differences(
-                plan.lead_id, plan.stage, plan.route.route, reads, reply, outcome
+                plan.lead_id, plan.stage, route.route, reads, reply, outcome
             )
-        if plan.route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply, self.not_found.form)
+        if route is ITEM and outcome is not _ALREADY_ABSENT:
+            found += shape_differences(plan.lead_id, plan.stage, reply, not_found.form)
+        gone = outcome is _DELETED or outcome is _ALREADY_ABSENT
+        # Positional (in field order), with ok and method given, not derived: one result per
+        # delete of a bulk job. The validators still check both.
         result = DeleteResult(
-            lead_id=plan.lead_id,
-            outcome=outcome,
-            stage=plan.stage,
-            route=plan.route.route,
-            error=None if outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT) else reply.error,
-            time=reply.time,
-            raw=reply.raw,
-            differences=tuple(found),
-            legacy_not_found=self.not_found.form,
+            plan.lead_id,
+            outcome,
+            plan.stage,
+            route.route,
+            None if gone else reply.error,
+            reply.time,
+            reply.raw,
+            tuple(found),
+            ok=gone,
+            method=route.delete_method,
+            legacy_not_found=not_found.form,
         )
-        self.reporter.report(found)
-        self.reporter.deleted(
-            result,
-            verified=reads is not None and plan.verified,
-            started=plan.started,
-            finished=self.now(),
-        )
-        if plan.legacy_by_choice:
+        if found:
+            self.reporter.report(found)
+        self.reporter.deleted(result, verified=verified, started=plan.started, finished=self.now())
+        # Only the legacy route can be legacy by choice (an item stage never is).
+        if route is LEGACY and plan.legacy_by_choice:
             _warn_legacy_once()
         return result
 
@@ -405,15 +419,19 @@ class Engine:
 
     def item_known_missing(self) -> bool:
         """Whether this portal is remembered (here or in the shared limits) as lacking it."""
-        with self._item_missing_lock:
-            if self.item_missing.get(self.portal, False):
-                return True
+        # Asked for every delete of a bulk job: while nothing was ever remembered here (the
+        # usual case), neither the lock nor the TTL look-up is needed.
+        if self._item_missing_seen:
+            with self._item_missing_lock:
+                if self.item_missing.get(self.portal, False):
+                    return True
         return self.shared is not None and self.shared.item_api_missing(self.portal)
 
     def remember_item_missing(self) -> None:
         """Remember that this portal lacks ``crm.item.*``, for the fallback TTL."""
         with self._item_missing_lock:
             self.item_missing[self.portal] = True
+            self._item_missing_seen = True
         if self.shared is not None:
             self.shared.remember_item_api_missing(self.portal, self.item_missing.ttl)
 
@@ -513,15 +531,20 @@ class Deletes:
             reply, reads = answers[plan.index]
             reply = plan.route.check_delete(reply)
             index = plan.index
-            if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
+            error = reply.error
+            if (
+                error is not None
+                and error.code is ErrorCode.METHOD_NOT_FOUND
+                and plan.route is ITEM
+            ):
                 engine.remember_item_missing()
                 again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
                 continue
-            ambiguous_before = self._ambiguous_tries[index] > 0
-            if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
-                outcome: Outcome | None = Outcome.ALREADY_ABSENT
-            elif reply.ok:
-                outcome = Outcome.DELETED
+            ambiguous_before = self._ambiguous_tries.get(index, 0) > 0
+            if error is None:
+                outcome: Outcome = _DELETED
+            elif ambiguous_before and error.code is ErrorCode.NOT_FOUND:
+                outcome = Outcome.ALREADY_ABSENT
             elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
                 self._safe_tries[index] += 1
                 if self._safe_tries[index] < retry.attempts:
@@ -539,7 +562,8 @@ class Deletes:
             else:
                 # A definite refusal; after an ambiguous try it proves nothing either way.
                 outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
-            self._results[index] = engine.conclude(plan, reply, reads=reads, outcome=outcome)
+            # The reply was checked above: conclude without checking it again.
+            self._results[index] = engine._concluded(plan, reply, reads, outcome)
         if again and wait > 0:
             logger.info("retrying %d delete(s) in %.2f s", len(again), wait)
         self._pending = again
@@ -581,7 +605,7 @@ class Job:
 
     Feed each input to :meth:`add`; it returns a full chunk when one is ready to run (run it
     through :meth:`Engine.chunk` and hand the results to :meth:`finished`); :meth:`finish`
-    gives the last chunk. :meth:`ready` yields the results that are next in input order. An
+    gives the last chunk. :meth:`ready` gives the results that are next in input order. An
     answer with a code in :data:`~b24shim.codes.JOB_STOPPING` stops the job: the chunks not
     yet sent, and every later input, get a ``FAILED`` result marked as not sent.
     """
@@ -623,18 +647,25 @@ class Job:
                     (plan.index, self._engine.not_sent(plan, self.stopped)) for plan in unsent
                 )
 
-    def ready(self) -> Iterator[DeleteResult]:
-        """The results next in input order that are known now."""
-        waiting = self._waiting
+    def ready(self) -> Sequence[DeleteResult]:
+        """The results next in input order that are known now, taken out of the job."""
+        waiting, done = self._waiting, self._done
+        if not waiting:
+            return ()
+        head = waiting[0]
+        if type(head) is Plan and head.index not in done:
+            return ()  # asked after every input of a bulk job: most often, nothing yet
+        ready: list[DeleteResult] = []
         while waiting:
             head = waiting[0]
             if isinstance(head, Plan):
-                if head.index not in self._done:
-                    return
-                yield self._done.pop(head.index)
+                if head.index not in done:
+                    break
+                ready.append(done.pop(head.index))
             else:
-                yield head
+                ready.append(head)
             waiting.popleft()
+        return ready
 
 
 def _job_stopping_error(results: Iterable[DeleteResult]) -> ErrorInfo | None:

@@ -70,13 +70,18 @@ class Stage(str, enum.Enum):
     @property
     def verified(self) -> bool:
         """True for the stages that check both read families around the delete."""
-        return self in (Stage.LEGACY_VERIFIED, Stage.ITEM_VERIFIED)
+        return self in _VERIFIED_STAGES
 
     @property
     def uses_item(self) -> bool:
         """True for the stages whose delete goes through ``crm.item.delete``."""
-        return self in (Stage.ITEM_VERIFIED, Stage.ITEM)
+        return self in _ITEM_STAGES
 
+
+# Module constants, not Stage.X in the properties: an enum member looked up on its class costs
+# more than the whole test, and every delete asks both.
+_VERIFIED_STAGES = (Stage.LEGACY_VERIFIED, Stage.ITEM_VERIFIED)
+_ITEM_STAGES = (Stage.ITEM_VERIFIED, Stage.ITEM)
 
 FlagProvider = Callable[[int], Stage | str]
 StageSource = Stage | str | FlagProvider
@@ -130,6 +135,10 @@ class StageChoice:
     held_back: bool = False
 
 
+#: One (frozen) choice per stage, shared by every delete that is not held back.
+_CHOICE_OF = {stage: StageChoice(stage) for stage in Stage}
+
+
 @attrs.frozen
 class StagePolicy:
     """Decides the stage of each delete.
@@ -155,11 +164,13 @@ class StagePolicy:
     def choose(self, lead_id: int) -> StageChoice:
         """The stage that applies to ``lead_id``, and whether ``item_percent`` decided it."""
         if self.kill_switch:
-            return StageChoice(Stage.LEGACY)
+            return _CHOICE_OF[Stage.LEGACY]
         wanted = self._configured(lead_id)
-        if wanted in _LEGACY_OF and bucket_of(lead_id) >= self.item_percent:
+        # A bucket is 0..99: at 100% no lead is held back, and the crc32 is not needed.
+        percent = self.item_percent
+        if percent < 100 and wanted in _LEGACY_OF and bucket_of(lead_id) >= percent:
             return StageChoice(_LEGACY_OF[wanted], held_back=True)
-        return StageChoice(wanted)
+        return _CHOICE_OF[wanted]
 
     def _configured(self, lead_id: int) -> Stage:
         source = self.stage

@@ -29,6 +29,7 @@ __all__ = [
     "RedisLimits",
     "SharedLimits",
     "SystemClock",
+    "accounting_of",
     "limits_for",
 ]
 
@@ -173,6 +174,32 @@ class _MethodLoad:
     largest: float = 0.0  # the longest processing seen: how much one more call may add
 
 
+def accounting_of(timings: Iterable[CallTime | None]) -> CallTime | None:
+    """One method's accounting from the time blocks of a batch's commands, in order.
+
+    Observing it once leaves an :class:`OperatingPacer` as observing each block in turn would:
+    the last block that has ``operating`` (its ``operating_reset_at``, or the last one sent),
+    with the longest ``processing`` among them. None when no block has ``operating``. A bulk
+    job's batch runs 50 commands of one method: one observation instead of 50.
+    """
+    last: CallTime | None = None
+    reset_at: int | None = None
+    largest = 0.0
+    for timing in timings:
+        if timing is None or timing.operating is None:
+            continue
+        last = timing
+        if timing.operating_reset_at:
+            reset_at = timing.operating_reset_at
+        if timing.processing is not None and timing.processing > largest:
+            largest = timing.processing
+    if last is None:
+        return None
+    if (last.processing or 0.0) < largest or (reset_at and last.operating_reset_at != reset_at):
+        return attrs.evolve(last, processing=largest, operating_reset_at=reset_at)
+    return last
+
+
 class OperatingPacer:
     """Makes a method near its operating-time limit wait for ``operating_reset_at``.
 
@@ -192,8 +219,12 @@ class OperatingPacer:
         """Record the portal's accounting for ``method`` from an answer's time block."""
         if timing is None or timing.operating is None:
             return
+        name = method.lower()
         with self._lock:
-            load = self._load.setdefault(method.lower(), _MethodLoad())
+            # Called for every command of a batch: no new _MethodLoad unless one is missing.
+            load = self._load.get(name)
+            if load is None:
+                load = self._load[name] = _MethodLoad()
             load.operating = timing.operating
             if timing.operating_reset_at:
                 # The portal counts the last 10 minutes, so some budget frees within 600 s

@@ -29,7 +29,12 @@ class Route(str, enum.Enum):
     @property
     def method(self) -> str:
         """The portal method of this route."""
-        return "crm.lead.delete" if self is Route.LEGACY else "crm.item.delete"
+        return _METHOD_OF[self]
+
+
+# A dict, not Route.LEGACY in the property: every result's validator asks it, and an enum
+# member looked up on its class costs more than this look-up.
+_METHOD_OF = {Route.LEGACY: "crm.lead.delete", Route.ITEM: "crm.item.delete"}
 
 
 class Outcome(str, enum.Enum):
@@ -48,8 +53,17 @@ class Outcome(str, enum.Enum):
         return self.value
 
 
+#: Integers below this convert to a finite float (the exact bound, 2**1024, would overflow).
+_FLOAT_SAFE = 2**1000
+
+
 def _optional_float(value: object) -> float | None:
     """A finite float, or None: a portal's ``1e400``, NaN or 400-digit integer is no time."""
+    if type(value) is float:  # the hot path: every command of a batch has six of them
+        # x - x is 0.0 for a finite x and NaN for inf, -inf and NaN.
+        return value if value - value == 0.0 else None
+    if type(value) is int and -_FLOAT_SAFE < value < _FLOAT_SAFE:  # operating: 0, a timestamp
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     if isinstance(value, str) and len(value) > 64:
@@ -89,15 +103,17 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
+        get = block.get
+        # Positional, in field order: a bulk job reads one block per command.
         return cls(
-            start=_optional_float(block.get("start")),
-            finish=_optional_float(block.get("finish")),
-            duration=_optional_float(block.get("duration")),
-            processing=_optional_float(block.get("processing")),
-            date_start=_optional_str(block.get("date_start")),
-            date_finish=_optional_str(block.get("date_finish")),
-            operating=_optional_float(block.get("operating")),
-            operating_reset_at=_optional_timestamp(block.get("operating_reset_at")),
+            _optional_float(get("start")),
+            _optional_float(get("finish")),
+            _optional_float(get("duration")),
+            _optional_float(get("processing")),
+            _optional_str(get("date_start")),
+            _optional_str(get("date_finish")),
+            _optional_float(get("operating")),
+            _optional_timestamp(get("operating_reset_at")),
         )
 
 

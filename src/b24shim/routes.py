@@ -25,6 +25,7 @@ from b24shim.transport import Command
 __all__ = ["ITEM", "LEGACY", "LeadRoute", "Read", "ReadState", "answer_of"]
 
 LEAD_ENTITY_TYPE_ID = 1
+_LEGACY_ROUTE = Route.LEGACY  # read once: check_delete runs for every delete of a bulk job
 
 
 @attrs.frozen
@@ -71,7 +72,7 @@ class LeadRoute:
         if not reply.ok:
             return reply
         result = reply.result
-        if self.route is Route.LEGACY:
+        if self.route is _LEGACY_ROUTE:
             accepted = result is True
         else:
             accepted = isinstance(result, (list, dict)) and not result

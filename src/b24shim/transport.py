@@ -34,9 +34,10 @@ from b24shim.limits import (
     RateLimit,
     SharedLimits,
     SystemClock,
+    accounting_of,
     limits_for,
 )
-from b24shim.result import ErrorInfo
+from b24shim.result import CallTime, ErrorInfo
 
 __all__ = ["DEFAULT_TIMEOUT", "OWN_SESSION", "Command", "Timeout", "Transport", "encode_query"]
 
@@ -185,9 +186,23 @@ class Transport:
         envelope = self._call_once("batch", batch_params(commands, halt=halt), methods)
         replies = parse_batch(envelope, list(commands))
         if envelope.ok:  # the batch method is exempt; each command counts under its own name
-            for key, (name, _) in commands.items():
-                self._observe(name, replies[key])
+            self._observe_commands(commands, replies)
         return replies
+
+    def _observe_commands(
+        self, commands: Mapping[str, Command], replies: Mapping[str, Reply]
+    ) -> None:
+        """Feed the pacer a batch's accounting: once per method, in the commands' order."""
+        timings: dict[str, list[CallTime | None]] = {}
+        for key, (name, _) in commands.items():
+            reply = replies[key]
+            if reply.error is not None and reply.error.code is ErrorCode.OPERATION_TIME_LIMIT:
+                self.pacer.observe(name, accounting_of(timings.pop(name, ())))
+                self.pacer.blocked(name)
+            else:
+                timings.setdefault(name, []).append(reply.time)
+        for name, seen in timings.items():
+            self.pacer.observe(name, accounting_of(seen))
 
     def _observe(self, method: str, reply: Reply) -> None:
         if reply.code is ErrorCode.OPERATION_TIME_LIMIT:
