@@ -237,6 +237,7 @@ class Engine:
             maxsize=64, ttl=fallback_ttl, timer=now
         )
         self._item_missing_lock = threading.Lock()
+        self._item_missing_seen = False  # set once, before the first entry
         self.rng = random.Random()
 
     @classmethod
@@ -405,14 +406,17 @@ class Engine:
 
     def item_known_missing(self) -> bool:
         """Whether this portal is remembered (here or in the shared limits) as lacking it."""
-        with self._item_missing_lock:
-            if self.item_missing.get(self.portal, False):
-                return True
+        # Never remembered here (nearly always): nothing to expire or look up, no lock to take.
+        if self._item_missing_seen:
+            with self._item_missing_lock:
+                if self.item_missing.get(self.portal, False):
+                    return True
         return self.shared is not None and self.shared.item_api_missing(self.portal)
 
     def remember_item_missing(self) -> None:
         """Remember that this portal lacks ``crm.item.*``, for the fallback TTL."""
         with self._item_missing_lock:
+            self._item_missing_seen = True
             self.item_missing[self.portal] = True
         if self.shared is not None:
             self.shared.remember_item_api_missing(self.portal, self.item_missing.ttl)
@@ -431,8 +435,9 @@ class Deletes:
         self._plans = plans
         self._chunk = chunk
         self._pending = plans
-        self._safe_tries: collections.Counter[int] = collections.Counter()
-        self._ambiguous_tries: collections.Counter[int] = collections.Counter()
+        # Tries so far by plan index (plain dicts: a Counter's __missing__ is a Python call).
+        self._safe_tries: dict[int, int] = {}
+        self._ambiguous_tries: dict[int, int] = {}
         self._results: dict[int, DeleteResult] = {}
         self._wait = 0.0
         self._request: Request | None = None
@@ -503,23 +508,23 @@ class Deletes:
                 engine.remember_item_missing()
                 again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
                 continue
-            ambiguous_before = self._ambiguous_tries[index] > 0
+            ambiguous_before = index in self._ambiguous_tries
             if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
                 outcome: Outcome | None = Outcome.ALREADY_ABSENT
             elif reply.ok:
                 outcome = Outcome.DELETED
             elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
-                self._safe_tries[index] += 1
-                if self._safe_tries[index] < retry.attempts:
+                tries = self._safe_tries[index] = self._safe_tries.get(index, 0) + 1
+                if tries < retry.attempts:
                     again.append(plan)
-                    wait = max(wait, retry.delay(self._safe_tries[index], engine.rng))
+                    wait = max(wait, retry.delay(tries, engine.rng))
                     continue
                 outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
             elif reply.ambiguous:
-                self._ambiguous_tries[index] += 1
-                if self._ambiguous_tries[index] < retry.ambiguous_attempts:
+                tries = self._ambiguous_tries[index] = self._ambiguous_tries.get(index, 0) + 1
+                if tries < retry.ambiguous_attempts:
                     again.append(plan)
-                    wait = max(wait, retry.delay(self._ambiguous_tries[index], engine.rng))
+                    wait = max(wait, retry.delay(tries, engine.rng))
                     continue
                 outcome = Outcome.UNKNOWN
             else:

@@ -70,12 +70,18 @@ class Stage(str, enum.Enum):
     @property
     def verified(self) -> bool:
         """True for the stages that check both read families around the delete."""
-        return self in (Stage.LEGACY_VERIFIED, Stage.ITEM_VERIFIED)
+        return self in _VERIFIED_STAGES
 
     @property
     def uses_item(self) -> bool:
         """True for the stages whose delete goes through ``crm.item.delete``."""
-        return self in (Stage.ITEM_VERIFIED, Stage.ITEM)
+        return self in _ITEM_STAGES
+
+
+# Sets, not tuples of ``Stage.X``: each member looked up on the class is an enum descriptor
+# call, and these properties are asked several times per delete.
+_VERIFIED_STAGES = frozenset({Stage.LEGACY_VERIFIED, Stage.ITEM_VERIFIED})
+_ITEM_STAGES = frozenset({Stage.ITEM_VERIFIED, Stage.ITEM})
 
 
 FlagProvider = Callable[[int], Stage | str]
@@ -130,6 +136,10 @@ class StageChoice:
     held_back: bool = False
 
 
+#: The choice of each stage when nothing held the lead back: one immutable value per stage.
+_CHOSEN = {stage: StageChoice(stage) for stage in Stage}
+
+
 @attrs.frozen
 class StagePolicy:
     """Decides the stage of each delete.
@@ -155,11 +165,13 @@ class StagePolicy:
     def choose(self, lead_id: int) -> StageChoice:
         """The stage that applies to ``lead_id``, and whether ``item_percent`` decided it."""
         if self.kill_switch:
-            return StageChoice(Stage.LEGACY)
+            return _CHOSEN[Stage.LEGACY]
         wanted = self._configured(lead_id)
-        if wanted in _LEGACY_OF and bucket_of(lead_id) >= self.item_percent:
+        # bucket_of() is 0..99: at 100% no lead is held back, and its crc32 need not run.
+        percent = self.item_percent
+        if wanted in _LEGACY_OF and percent < 100 and bucket_of(lead_id) >= percent:
             return StageChoice(_LEGACY_OF[wanted], held_back=True)
-        return StageChoice(wanted)
+        return _CHOSEN[wanted]
 
     def _configured(self, lead_id: int) -> Stage:
         source = self.stage

@@ -185,15 +185,32 @@ class OperatingPacer:
         self._clock = clock
         self.limit = limit
         self._load: dict[str, _MethodLoad] = {}
+        # The methods whose next call may pass the limit: while there are none (nearly always)
+        # :meth:`due` answers without the lock or the clock.
+        self._near: set[str] = set()
         self._lock = threading.Lock()
         self.waited = 0.0
+
+    def _mark(self, name: str, load: _MethodLoad) -> None:
+        """Keep :attr:`_near` up to date for ``name`` (under the lock)."""
+        if load.reset_at is not None and load.operating + self._margin(load) >= self.limit:
+            self._near.add(name)
+        else:
+            self._near.discard(name)
+
+    @staticmethod
+    def _margin(load: _MethodLoad) -> float:
+        return max(5.0, 3 * load.largest)
 
     def observe(self, method: str, timing: CallTime | None) -> None:
         """Record the portal's accounting for ``method`` from an answer's time block."""
         if timing is None or timing.operating is None:
             return
+        name = method.lower()
         with self._lock:
-            load = self._load.setdefault(method.lower(), _MethodLoad())
+            load = self._load.get(name)
+            if load is None:
+                load = self._load[name] = _MethodLoad()
             load.operating = timing.operating
             if timing.operating_reset_at:
                 # The portal counts the last 10 minutes, so some budget frees within 600 s
@@ -203,12 +220,15 @@ class OperatingPacer:
                     float(timing.operating_reset_at), self._clock.time() + OPERATING_WINDOW
                 )
             load.largest = max(load.largest, timing.processing or 0.0)
+            self._mark(name, load)
 
     def blocked(self, method: str) -> float | None:
         """The method was refused with OPERATION_TIME_LIMIT; returns when it may free up."""
+        name = method.lower()
         with self._lock:
-            load = self._load.setdefault(method.lower(), _MethodLoad())
+            load = self._load.setdefault(name, _MethodLoad())
             load.operating = max(load.operating, self.limit)
+            self._mark(name, load)
             return load.reset_at
 
     def due(self, methods: Iterable[str]) -> float:
@@ -217,6 +237,8 @@ class OperatingPacer:
         An event loop waits that long plus :data:`PACE_MARGIN` its own way, then calls
         :meth:`waited_out`.
         """
+        if not self._near:
+            return 0.0
         until = self._until(methods)
         delay = until - self._clock.time()
         return delay if delay > 0 else 0.0
@@ -228,8 +250,7 @@ class OperatingPacer:
                 load = self._load.get(method)
                 if load is None or load.reset_at is None:
                     continue
-                margin = max(5.0, 3 * load.largest)
-                if load.operating + margin >= self.limit:
+                if load.operating + self._margin(load) >= self.limit:
                     until = max(until, load.reset_at)
         return until
 
@@ -242,6 +263,7 @@ class OperatingPacer:
                 if load is not None and load.reset_at is not None and load.reset_at <= now:
                     # The oldest minute of accounting expired; the next answer says the rest.
                     load.operating, load.reset_at = 0.0, None
+                    self._mark(method, load)
             self.waited += delay
 
     def wait(self, methods: Iterable[str]) -> float:

@@ -29,7 +29,11 @@ class Route(str, enum.Enum):
     @property
     def method(self) -> str:
         """The portal method of this route."""
-        return "crm.lead.delete" if self is Route.LEGACY else "crm.item.delete"
+        return _METHOD_OF[self]
+
+
+# Asked for every result (its ``method``): a lookup, not a ``Route.LEGACY`` descriptor call.
+_METHOD_OF = {Route.LEGACY: "crm.lead.delete", Route.ITEM: "crm.item.delete"}
 
 
 class Outcome(str, enum.Enum):
@@ -50,6 +54,8 @@ class Outcome(str, enum.Enum):
 
 def _optional_float(value: object) -> float | None:
     """A finite float, or None: a portal's ``1e400``, NaN or 400-digit integer is no time."""
+    if type(value) is float:  # what a time block nearly always holds: no conversion to try
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     if isinstance(value, str) and len(value) > 64:
@@ -89,15 +95,16 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
+        get = block.get  # read for every answer: positional, one bound lookup
         return cls(
-            start=_optional_float(block.get("start")),
-            finish=_optional_float(block.get("finish")),
-            duration=_optional_float(block.get("duration")),
-            processing=_optional_float(block.get("processing")),
-            date_start=_optional_str(block.get("date_start")),
-            date_finish=_optional_str(block.get("date_finish")),
-            operating=_optional_float(block.get("operating")),
-            operating_reset_at=_optional_timestamp(block.get("operating_reset_at")),
+            _optional_float(get("start")),
+            _optional_float(get("finish")),
+            _optional_float(get("duration")),
+            _optional_float(get("processing")),
+            _optional_str(get("date_start")),
+            _optional_str(get("date_finish")),
+            _optional_float(get("operating")),
+            _optional_timestamp(get("operating_reset_at")),
         )
 
 

@@ -145,6 +145,8 @@ def record_delete(
     if instruments is None:
         return
     metered, traced = instruments.active()
+    if not metered and not traced:
+        return
     stage, route = result.stage.value, result.route.value
     if metered:
         instruments.deletes.add(
