@@ -87,7 +87,10 @@ def _error_reply(body: Mapping[str, Any], status: int | None) -> Reply | None:
 
 
 def _time_of(block: object) -> CallTime | None:
-    return CallTime.from_json(block) if isinstance(block, Mapping) else None
+    # A dict first: what json gives, and cheaper to ask than the Mapping ABC.
+    if isinstance(block, (dict, Mapping)):
+        return CallTime.from_json(block)
+    return None
 
 
 def parse_body(body: object, status: int | None) -> Reply:
@@ -103,9 +106,8 @@ def parse_body(body: object, status: int | None) -> Reply:
             return reply
         return protocol_error("the 'error' field is not a string", status, ambiguous=success)
     if "result" in body and success:
-        return Reply(
-            result=body["result"], time=_time_of(body.get("time")), raw=body, http_status=status
-        )
+        # Positional (result, error, time, raw, http_status): this is every answer's path.
+        return Reply(body["result"], None, _time_of(body.get("time")), body, status)
     return protocol_error(
         f"neither 'result' nor 'error' in the answer (HTTP {status})",
         status,
@@ -113,10 +115,24 @@ def parse_body(body: object, status: int | None) -> Reply:
     )
 
 
+def _text_of(content: bytes) -> str | bytes:
+    """The body as text when it is plainly UTF-8 JSON, else the bytes for json to sniff.
+
+    The portal answers in UTF-8: an object's ``{`` first, not followed by the NUL byte a UTF-16
+    or UTF-32 body would have there. That body is decoded here, sparing ``json.loads`` its
+    encoding detection on every answer; anything else (a BOM, another encoding, an empty
+    body) goes to ``json.loads`` as bytes, which reads it or fails as before. A body that is
+    not UTF-8 raises ``UnicodeDecodeError`` either way.
+    """
+    if content[:1] == b"{" and content[1:2] != b"\x00":
+        return content.decode("utf-8")
+    return content
+
+
 def parse_response(status: int, content: bytes) -> Reply:
     """Turn an HTTP response into a reply."""
     try:
-        body = json.loads(content)
+        body = json.loads(_text_of(content))
     except RecursionError:
         # json nests by recursion: a body of 100,000 "[" exhausts the stack. No portal answer
         # nests like that.

@@ -154,8 +154,16 @@ class AsyncTransport:
         )
         self.requests_sent = 0
         self.refreshes = 0
+        self._urls: dict[str, str] = {}  # method -> URL (the credentials' portal is fixed)
         self._refresh_lock: asyncio.Lock | None = None
         self._lock_guard = threading.Lock()
+
+    def _url(self, method: str) -> str:
+        """``method``'s URL, remembered: a shim calls the same few methods again and again."""
+        url = f"{self.credentials.base_url}{method}.json"
+        if len(self._urls) < 64:  # bounded, whatever method names callers send
+            self._urls[method] = url
+        return url
 
     @property
     def portal(self) -> str:
@@ -270,7 +278,7 @@ class AsyncTransport:
         if delay > 0:
             await self.sleep(delay + PACE_MARGIN)
             self.pacer.waited_out(paced, delay)
-        url = f"{self.credentials.base_url}{method}.json"
+        url = self._urls.get(method) or self._url(method)
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
         self.requests_sent += 1

@@ -47,18 +47,11 @@ def shape_differences(
         not_found: this portal's legacy not-found answer (learnt or set).
     """
     if reply.ok:
-        return [
-            Difference(
-                kind="result_shape",
-                lead_id=lead_id,
-                stage=stage,
-                behavioral=False,
-                legacy=True,
-                item=reply.result,
-                detail=f"crm.item.delete answered {reply.result!r} where crm.lead.delete "
-                "answers true",
-            )
-        ]
+        result = reply.result
+        # Every item delete has this one: positional (kind, lead_id, stage, behavioral,
+        # legacy, item, detail).
+        detail = f"crm.item.delete answered {result!r} where crm.lead.delete answers true"
+        return [Difference("result_shape", lead_id, stage, False, True, result, detail)]
     error = reply.error
     if error is None or error.code not in LEGACY_ERROR_TEXT:
         return []
@@ -268,15 +261,17 @@ class DifferenceReporter:
     def report(self, differences: Iterable[Difference]) -> None:
         """Log and hand over ``differences``; a failing callback is logged, never raised."""
         for difference in differences:
-            logger.log(
-                logging.WARNING if difference.behavioral else logging.DEBUG,
-                "lead %s at stage %s: %s difference: %s",
-                difference.lead_id,
-                difference.stage.value,
-                difference.kind,
-                difference.detail,
-                extra={"b24shim_difference": difference},
-            )
+            level = logging.WARNING if difference.behavioral else logging.DEBUG
+            if logger.isEnabledFor(level):  # every item delete has one, at DEBUG: mostly off
+                logger.log(
+                    level,
+                    "lead %s at stage %s: %s difference: %s",
+                    difference.lead_id,
+                    difference.stage.value,
+                    difference.kind,
+                    difference.detail,
+                    extra={"b24shim_difference": difference},
+                )
             telemetry.record_difference(difference)
             if self.on_difference is None:
                 continue

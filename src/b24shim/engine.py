@@ -77,6 +77,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_FALLBACK_TTL = 600.0
 
 _DELETE_KEY = "delete"
+_GONE = frozenset({Outcome.DELETED, Outcome.ALREADY_ABSENT})
 
 
 # -- what the engine asks a front end to do ---------------------------------------------------
@@ -307,7 +308,8 @@ class Engine:
             return Plan(
                 index, lead_id, stage, LEGACY, fell_back=True, sampled=sampled, started=started
             )
-        return Plan(index, lead_id, stage, ITEM, sampled=sampled, started=started)
+        # Positional (fell_back, item_reply, held_back, sampled, started): every item delete.
+        return Plan(index, lead_id, stage, ITEM, False, None, False, sampled, started)
 
     def delete(self, plan: Plan) -> Deletes:
         """The exchange for one delete: a direct call, or one batch of reads around it."""
@@ -332,37 +334,39 @@ class Engine:
         outcome: Outcome | None = None,
     ) -> DeleteResult:
         """Normalize the final answer for ``plan``; report its differences and evidence."""
-        reply = plan.route.check_delete(reply)
-        outcome = outcome or plan.route.outcome(reply)
-        if plan.route is LEGACY:
+        route, lead_id, stage = plan.route, plan.lead_id, plan.stage
+        reply = route.check_delete(reply)
+        outcome = outcome or route.outcome(reply)
+        if route is LEGACY:
             self.not_found.observe(reply.code, reply.raw, reply.http_status)
+        not_found = self.not_found.form
+        verified = reads is not None and plan.verified
         found: list[Difference] = []
         if plan.fell_back:
-            found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
-        if reads is not None and plan.verified:
-            found += verification_differences(
-                plan.lead_id, plan.stage, plan.route.route, reads, reply, outcome
-            )
-        if plan.route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply, self.not_found.form)
+            found.append(fallback_difference(lead_id, stage, plan.item_reply))
+        if reads is not None and verified:
+            found += verification_differences(lead_id, stage, route.route, reads, reply, outcome)
+        if route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
+            found += shape_differences(lead_id, stage, reply, not_found)
+        gone = outcome in _GONE
         result = DeleteResult(
-            lead_id=plan.lead_id,
+            lead_id=lead_id,
             outcome=outcome,
-            stage=plan.stage,
-            route=plan.route.route,
-            error=None if outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT) else reply.error,
+            stage=stage,
+            route=route.route,
+            error=None if gone else reply.error,
             time=reply.time,
             raw=reply.raw,
             differences=tuple(found),
-            legacy_not_found=self.not_found.form,
+            # Known here: given, they spare the result its two derived-field factories.
+            ok=gone,
+            method=route.route.method,
+            legacy_not_found=not_found,
         )
-        self.reporter.report(found)
-        self.reporter.deleted(
-            result,
-            verified=reads is not None and plan.verified,
-            started=plan.started,
-            finished=self.now(),
-        )
+        reporter = self.reporter
+        if found:
+            reporter.report(found)
+        reporter.deleted(result, verified=verified, started=plan.started, finished=self.now())
         if plan.legacy_by_choice:
             _warn_legacy_once()
         return result
@@ -504,16 +508,20 @@ class Deletes:
             reply, reads = answers[plan.index]
             reply = plan.route.check_delete(reply)
             index = plan.index
-            if plan.route is ITEM and reply.code is ErrorCode.METHOD_NOT_FOUND:
+            code = reply.code
+            if code is None:  # a success: nothing below applies to it
+                self._results[index] = engine.conclude(
+                    plan, reply, reads=reads, outcome=Outcome.DELETED
+                )
+                continue
+            if plan.route is ITEM and code is ErrorCode.METHOD_NOT_FOUND:
                 engine.remember_item_missing()
                 again.append(attrs.evolve(plan, route=LEGACY, fell_back=True, item_reply=reply))
                 continue
             ambiguous_before = index in self._ambiguous_tries
-            if ambiguous_before and reply.code is ErrorCode.NOT_FOUND:
+            if ambiguous_before and code is ErrorCode.NOT_FOUND:
                 outcome: Outcome | None = Outcome.ALREADY_ABSENT
-            elif reply.ok:
-                outcome = Outcome.DELETED
-            elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
+            elif RetryPolicy.is_safe(code, ambiguous=reply.ambiguous):
                 tries = self._safe_tries[index] = self._safe_tries.get(index, 0) + 1
                 if tries < retry.attempts:
                     again.append(plan)
