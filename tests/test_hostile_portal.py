@@ -145,8 +145,9 @@ def test_deeply_nested_json_is_a_protocol_error(portal: responses.RequestsMock, 
         lambda text: text.encode("utf-16-le"),
         lambda text: text.encode("utf-32"),
         lambda text: b"  \n" + text.encode(),
+        lambda text: text.encode() + b" \r\n",
     ],
-    ids=["utf-8", "utf-8-bom", "utf-16", "utf-16-le", "utf-32", "leading-space"],
+    ids=["utf-8", "utf-8-bom", "utf-16", "utf-16-le", "utf-32", "leading-space", "trailing-space"],
 )
 def test_an_answer_in_any_json_encoding_is_read(
     portal: responses.RequestsMock, encode: Any
@@ -160,8 +161,15 @@ def test_an_answer_in_any_json_encoding_is_read(
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"result": "\xff\xfe"}', b"{" * 100_000, b"{\x00"],
-    ids=["not-utf-8", "deep-objects", "nul"],
+    [
+        b'{"result": "\xff\xfe"}',
+        b"{" * 100_000,
+        b"{\x00",
+        b'{"result": []} and more',
+        b'{"result": []}{"result": []}',
+        b'{"result": [],}',
+    ],
+    ids=["not-utf-8", "deep-objects", "nul", "trailing-text", "two-objects", "trailing-comma"],
 )
 def test_an_object_that_is_not_readable_json_is_a_protocol_error(
     portal: responses.RequestsMock, body: bytes
