@@ -216,7 +216,8 @@ class AsyncTransport:
         return replies
 
     def _observe(self, method: str, reply: Reply) -> None:
-        if reply.code is ErrorCode.OPERATION_TIME_LIMIT:
+        error = reply.error
+        if error is not None and error.code is ErrorCode.OPERATION_TIME_LIMIT:
             self.pacer.blocked(method)
         else:
             self.pacer.observe(method, reply.time)

@@ -192,15 +192,16 @@ class OperatingPacer:
         self.waited = 0.0
 
     def _mark(self, name: str, load: _MethodLoad) -> None:
-        """Keep :attr:`_near` up to date for ``name`` (under the lock)."""
-        if load.reset_at is not None and load.operating + self._margin(load) >= self.limit:
+        """Keep :attr:`_near` up to date for ``name`` (under the lock).
+
+        Near: a reset time is known and the operating time plus a margin (three times the
+        method's longest call, at least 5 s) reaches the limit.
+        """
+        margin = max(5.0, 3 * load.largest)
+        if load.reset_at is not None and load.operating + margin >= self.limit:
             self._near.add(name)
         else:
             self._near.discard(name)
-
-    @staticmethod
-    def _margin(load: _MethodLoad) -> float:
-        return max(5.0, 3 * load.largest)
 
     def observe(self, method: str, timing: CallTime | None) -> None:
         """Record the portal's accounting for ``method`` from an answer's time block."""
@@ -219,7 +220,9 @@ class OperatingPacer:
                 load.reset_at = min(
                     float(timing.operating_reset_at), self._clock.time() + OPERATING_WINDOW
                 )
-            load.largest = max(load.largest, timing.processing or 0.0)
+            processing = timing.processing
+            if processing is not None and processing > load.largest:
+                load.largest = processing
             self._mark(name, load)
 
     def blocked(self, method: str) -> float | None:
@@ -247,11 +250,10 @@ class OperatingPacer:
         until = 0.0
         with self._lock:
             for method in {m.lower() for m in methods}:
-                load = self._load.get(method)
-                if load is None or load.reset_at is None:
-                    continue
-                if load.operating + self._margin(load) >= self.limit:
-                    until = max(until, load.reset_at)
+                if method in self._near:
+                    reset_at = self._load[method].reset_at
+                    if reset_at is not None:  # always, for a method near its limit
+                        until = max(until, reset_at)
         return until
 
     def waited_out(self, methods: Iterable[str], delay: float) -> None:

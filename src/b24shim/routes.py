@@ -68,10 +68,10 @@ class LeadRoute:
         method's success, so it is an ambiguous protocol error: the delete may or may not have
         happened.
         """
-        if not reply.ok:
+        if reply.error is not None:
             return reply
         result = reply.result
-        if self.route is Route.LEGACY:
+        if self.entity_type_id is None:  # the legacy family: crm.lead.delete
             accepted = result is True
         else:
             accepted = isinstance(result, (list, dict)) and not result
