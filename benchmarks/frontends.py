@@ -8,7 +8,8 @@ medians (the machine is shared and noisy):
   (stage item: routed to ``crm.item.delete``) against the same ``crm.lead.delete`` posted on a
   default session without it (goal <= 1.15x);
 - ``async``: ``await AsyncLeadShim.delete_lead`` (stage item) against a bare
-  ``aiohttp.ClientSession.post`` of the same ``crm.item.delete`` (goal <= 1.10x);
+  ``aiohttp.ClientSession.post`` of the same ``crm.item.delete``, its answer decoded with
+  ``json.loads`` as the shim decodes it (goal <= 1.10x);
 - ``verified``: requests of a verified bulk job (stage item_verified, 3,000 leads): goal 64,
   ceil(3000 / 47), each batch carrying 50 commands;
 - ``bulk``: CPU (process time) of ``LeadShim.delete_leads`` over N deletes with no client-side
