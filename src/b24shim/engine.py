@@ -349,16 +349,17 @@ class Engine:
         if route is ITEM and outcome is not Outcome.ALREADY_ABSENT:
             found += shape_differences(lead_id, stage, reply, not_found)
         gone = outcome in _GONE
+        # Positional (lead_id, outcome, stage, route, error, time, raw, differences): one for
+        # every delete. ok and method are known here: given, they spare two factories.
         result = DeleteResult(
-            lead_id=lead_id,
-            outcome=outcome,
-            stage=stage,
-            route=route.route,
-            error=None if gone else reply.error,
-            time=reply.time,
-            raw=reply.raw,
-            differences=tuple(found),
-            # Known here: given, they spare the result its two derived-field factories.
+            lead_id,
+            outcome,
+            stage,
+            route.route,
+            None if gone else reply.error,
+            reply.time,
+            reply.raw,
+            tuple(found),
             ok=gone,
             method=route.route.method,
             legacy_not_found=not_found,
