@@ -136,6 +136,51 @@ def test_deeply_nested_json_is_a_protocol_error(portal: responses.RequestsMock, 
     assert result.outcome is Outcome.UNKNOWN  # status 200: the delete may have run
 
 
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode(),
+        lambda text: b"\xef\xbb\xbf" + text.encode(),
+        lambda text: text.encode("utf-16"),
+        lambda text: text.encode("utf-16-le"),
+        lambda text: text.encode("utf-32"),
+        lambda text: b"  \n" + text.encode(),
+        lambda text: text.encode() + b" \r\n",
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16", "utf-16-le", "utf-32", "leading-space", "trailing-space"],
+)
+def test_an_answer_in_any_json_encoding_is_read(
+    portal: responses.RequestsMock, encode: Any
+) -> None:
+    portal.post(ITEM_URL, body=encode('{"result": [], "time": {"operating": 1.5}}'))
+    result = make_shim("item").delete_lead(5)
+    assert result.outcome is Outcome.DELETED
+    assert result.time is not None
+    assert result.time.operating == 1.5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"result": "\xff\xfe"}',
+        b"{" * 100_000,
+        b"{\x00",
+        b'{"result": []} and more',
+        b'{"result": []}{"result": []}',
+        b'{"result": [],}',
+    ],
+    ids=["not-utf-8", "deep-objects", "nul", "trailing-text", "two-objects", "trailing-comma"],
+)
+def test_an_object_that_is_not_readable_json_is_a_protocol_error(
+    portal: responses.RequestsMock, body: bytes
+) -> None:
+    portal.post(ITEM_URL, body=body)
+    result = make_shim("item").delete_lead(5)
+    assert result.error is not None
+    assert result.error.code is ErrorCode.PROTOCOL_ERROR
+    assert result.outcome is Outcome.UNKNOWN  # status 200: the delete may have run
+
+
 # -- 4. list rows whose id is not a lead id --------------------------------------------------
 
 

@@ -136,3 +136,30 @@ def test_a_blocked_method_waits_for_the_last_known_reset() -> None:
     pacer.observe("crm.lead.delete", CallTime(operating=10.0, operating_reset_at=reset_at))
     assert pacer.blocked("crm.lead.delete") == reset_at
     assert pacer.wait(["crm.lead.delete"]) == pytest.approx(30.0)
+
+
+def test_a_method_back_under_its_limit_goes_at_once() -> None:
+    clock = Clock()
+    pacer = OperatingPacer(clock, limit=480.0)
+    reset_at = int(clock.time()) + 60
+    near = CallTime(processing=1.0, operating=476.0, operating_reset_at=reset_at)
+    pacer.observe("crm.item.delete", near)
+    assert pacer.due(["crm.item.delete"]) == pytest.approx(60.0)
+    # The next answer shows the budget freed (the portal's window moved on): no wait.
+    pacer.observe("crm.item.delete", CallTime(operating=100.0, operating_reset_at=reset_at))
+    assert pacer.due(["crm.item.delete"]) == 0.0
+
+
+def test_a_longer_call_widens_the_margin_and_makes_the_method_wait() -> None:
+    clock = Clock()
+    pacer = OperatingPacer(clock, limit=480.0)
+    reset_at = int(clock.time()) + 90
+    pacer.observe(
+        "crm.item.delete", CallTime(processing=0.1, operating=470.0, operating_reset_at=reset_at)
+    )
+    assert pacer.due(["crm.item.delete"]) == 0.0  # 470 + 5 < 480
+    pacer.observe(
+        "crm.item.delete", CallTime(processing=4.0, operating=470.0, operating_reset_at=reset_at)
+    )
+    # One call may now take 4 s: 470 + 3 * 4 passes 480, so the next call waits.
+    assert pacer.due(["crm.lead.delete", "crm.item.delete"]) == pytest.approx(90.0)

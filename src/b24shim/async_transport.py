@@ -154,8 +154,16 @@ class AsyncTransport:
         )
         self.requests_sent = 0
         self.refreshes = 0
+        self._urls: dict[str, str] = {}  # method -> URL (the credentials' portal is fixed)
         self._refresh_lock: asyncio.Lock | None = None
         self._lock_guard = threading.Lock()
+
+    def _url(self, method: str) -> str:
+        """``method``'s URL, remembered: a shim calls the same few methods again and again."""
+        url = f"{self.credentials.base_url}{method}.json"
+        if len(self._urls) < 64:  # bounded, whatever method names callers send
+            self._urls[method] = url
+        return url
 
     @property
     def portal(self) -> str:
@@ -190,7 +198,10 @@ class AsyncTransport:
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Reply:
         """Call one method. Never raises for portal, network or body failures."""
-        reply = await self._call_once(method, params, [method])
+        if isinstance(self.credentials, OAuth):
+            reply = await self._call_once(method, params, [method])
+        else:  # a webhook: nothing to add to the body, nothing to refresh
+            reply = await self._post(method, dict(params), [method])
         self._observe(method, reply)
         return reply
 
@@ -205,7 +216,8 @@ class AsyncTransport:
         return replies
 
     def _observe(self, method: str, reply: Reply) -> None:
-        if reply.code is ErrorCode.OPERATION_TIME_LIMIT:
+        error = reply.error
+        if error is not None and error.code is ErrorCode.OPERATION_TIME_LIMIT:
             self.pacer.blocked(method)
         else:
             self.pacer.observe(method, reply.time)
@@ -256,19 +268,20 @@ class AsyncTransport:
             after_refresh(credentials, self.portal)
             return None
 
-    async def _take_room(self, paced: list[str]) -> None:
-        if self.bucket is not None:
-            while (wait := self.bucket.reserve()) > 0:
+    async def _post(self, method: str, body: dict[str, Any], paced: list[str]) -> Reply:
+        # The limits inline, not in a coroutine of their own: with no bucket configured and no
+        # method near its operating limit this is two checks, and no await.
+        bucket = self.bucket
+        if bucket is not None:
+            while (wait := bucket.reserve()) > 0:
                 await self.sleep(wait)
         delay = self.pacer.due(paced)
         if delay > 0:
             await self.sleep(delay + PACE_MARGIN)
             self.pacer.waited_out(paced, delay)
-
-    async def _post(self, method: str, body: dict[str, Any], paced: list[str]) -> Reply:
-        await self._take_room(paced)
-        url = f"{self.credentials.base_url}{method}.json"
-        started = time.perf_counter()
+        url = self._urls.get(method) or self._url(method)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         self.requests_sent += 1
         aio = self._aiohttp
         try:
@@ -276,10 +289,11 @@ class AsyncTransport:
                 url, json=body, allow_redirects=False, **self._per_request
             ) as response:
                 content = await response.read()
-                status, location = response.status, response.headers.get("Location", "")
+                status = response.status
+                location = response.headers.get("Location", "") if 300 <= status < 400 else ""
         except (OSError, asyncio.TimeoutError, aio.ClientError, ValueError) as exc:
-            if self.bucket is not None:
-                self.bucket.answered()
+            if bucket is not None:
+                bucket.answered()
             description = self.credentials.redact(f"{type(exc).__name__}: {exc}")
             logger.info(
                 "%s %s failed before an answer (%s)",
@@ -289,21 +303,22 @@ class AsyncTransport:
                 extra={"b24shim_method": method},
             )
             return not_answered(description, sent=_was_sent(exc))
-        if self.bucket is not None:
-            self.bucket.answered()
+        if bucket is not None:
+            bucket.answered()
         if 300 <= status < 400:
             description = redirected(status, location, url, self.credentials.redact)
             logger.info("%s %s: %s", self.portal, method, description)
             reply = redirect_reply(status, description)
         else:
             reply = parse_response(status, content)
-        logger.debug(
-            "%s %s -> %s %s in %.1f ms",
-            self.portal,
-            method,
-            status,
-            "ok" if reply.ok else reply.code,
-            (time.perf_counter() - started) * 1000,
-            extra={"b24shim_method": method},
-        )
+        if debug:  # the arguments cost more than the call when the level is off
+            logger.debug(
+                "%s %s -> %s %s in %.1f ms",
+                self.portal,
+                method,
+                status,
+                "ok" if reply.ok else reply.code,
+                (time.perf_counter() - started) * 1000,
+                extra={"b24shim_method": method},
+            )
         return reply

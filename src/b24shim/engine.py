@@ -310,7 +310,8 @@ class Engine:
             return Plan(
                 index, lead_id, stage, LEGACY, fell_back=True, sampled=sampled, started=started
             )
-        return Plan(index, lead_id, stage, ITEM, sampled=sampled, started=started)
+        # Positional (fell_back, item_reply, held_back, sampled, started): every item delete.
+        return Plan(index, lead_id, stage, ITEM, False, None, False, sampled, started)
 
     def delete(self, plan: Plan) -> Deletes:
         """The exchange for one delete: a direct call, or one batch of reads around it."""
@@ -430,8 +431,8 @@ class Engine:
     def remember_item_missing(self) -> None:
         """Remember that this portal lacks ``crm.item.*``, for the fallback TTL."""
         with self._item_missing_lock:
-            self.item_missing[self.portal] = True
             self._item_missing_seen = True
+            self.item_missing[self.portal] = True
         if self.shared is not None:
             self.shared.remember_item_api_missing(self.portal, self.item_missing.ttl)
 
@@ -449,8 +450,9 @@ class Deletes:
         self._plans = plans
         self._chunk = chunk
         self._pending = plans
-        self._safe_tries: collections.Counter[int] = collections.Counter()
-        self._ambiguous_tries: collections.Counter[int] = collections.Counter()
+        # Tries so far by plan index (plain dicts: a Counter's __missing__ is a Python call).
+        self._safe_tries: dict[int, int] = {}
+        self._ambiguous_tries: dict[int, int] = {}
         self._results: dict[int, DeleteResult] = {}
         self._wait = 0.0
         self._request: Request | None = None
@@ -546,17 +548,17 @@ class Deletes:
             elif ambiguous_before and error.code is ErrorCode.NOT_FOUND:
                 outcome = Outcome.ALREADY_ABSENT
             elif RetryPolicy.is_safe(reply.code, ambiguous=reply.ambiguous):
-                self._safe_tries[index] += 1
-                if self._safe_tries[index] < retry.attempts:
+                tries = self._safe_tries[index] = self._safe_tries.get(index, 0) + 1
+                if tries < retry.attempts:
                     again.append(plan)
-                    wait = max(wait, retry.delay(self._safe_tries[index], engine.rng))
+                    wait = max(wait, retry.delay(tries, engine.rng))
                     continue
                 outcome = Outcome.UNKNOWN if ambiguous_before else Outcome.FAILED
             elif reply.ambiguous:
-                self._ambiguous_tries[index] += 1
-                if self._ambiguous_tries[index] < retry.ambiguous_attempts:
+                tries = self._ambiguous_tries[index] = self._ambiguous_tries.get(index, 0) + 1
+                if tries < retry.ambiguous_attempts:
                     again.append(plan)
-                    wait = max(wait, retry.delay(self._ambiguous_tries[index], engine.rng))
+                    wait = max(wait, retry.delay(tries, engine.rng))
                     continue
                 outcome = Outcome.UNKNOWN
             else:

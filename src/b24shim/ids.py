@@ -37,6 +37,8 @@ def parse_lead_id(value: object) -> int:
         InvalidLeadId: for anything else: floats, signs, exponents, non-ASCII digits, empty
             strings, zero, values above ``2**63-1``, bytes, lists and other objects.
     """
+    if type(value) is int and 0 < value <= MAX_LEAD_ID:  # the usual call: nothing to convert
+        return value
     if isinstance(value, bool):
         raise InvalidLeadId(value, "a bool is not a lead id")
     if isinstance(value, int):

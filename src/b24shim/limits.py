@@ -212,8 +212,23 @@ class OperatingPacer:
         self._clock = clock
         self.limit = limit
         self._load: dict[str, _MethodLoad] = {}
+        # The methods whose next call may pass the limit: while there are none (nearly always)
+        # :meth:`due` answers without the lock or the clock.
+        self._near: set[str] = set()
         self._lock = threading.Lock()
         self.waited = 0.0
+
+    def _mark(self, name: str, load: _MethodLoad) -> None:
+        """Keep :attr:`_near` up to date for ``name`` (under the lock).
+
+        Near: a reset time is known and the operating time plus a margin (three times the
+        method's longest call, at least 5 s) reaches the limit.
+        """
+        margin = max(5.0, 3 * load.largest)
+        if load.reset_at is not None and load.operating + margin >= self.limit:
+            self._near.add(name)
+        else:
+            self._near.discard(name)
 
     def observe(self, method: str, timing: CallTime | None) -> None:
         """Record the portal's accounting for ``method`` from an answer's time block."""
@@ -233,13 +248,18 @@ class OperatingPacer:
                 load.reset_at = min(
                     float(timing.operating_reset_at), self._clock.time() + OPERATING_WINDOW
                 )
-            load.largest = max(load.largest, timing.processing or 0.0)
+            processing = timing.processing
+            if processing is not None and processing > load.largest:
+                load.largest = processing
+            self._mark(name, load)
 
     def blocked(self, method: str) -> float | None:
         """The method was refused with OPERATION_TIME_LIMIT; returns when it may free up."""
+        name = method.lower()
         with self._lock:
-            load = self._load.setdefault(method.lower(), _MethodLoad())
+            load = self._load.setdefault(name, _MethodLoad())
             load.operating = max(load.operating, self.limit)
+            self._mark(name, load)
             return load.reset_at
 
     def due(self, methods: Iterable[str]) -> float:
@@ -248,6 +268,8 @@ class OperatingPacer:
         An event loop waits that long plus :data:`PACE_MARGIN` its own way, then calls
         :meth:`waited_out`.
         """
+        if not self._near:
+            return 0.0
         until = self._until(methods)
         delay = until - self._clock.time()
         return delay if delay > 0 else 0.0
@@ -256,12 +278,10 @@ class OperatingPacer:
         until = 0.0
         with self._lock:
             for method in {m.lower() for m in methods}:
-                load = self._load.get(method)
-                if load is None or load.reset_at is None:
-                    continue
-                margin = max(5.0, 3 * load.largest)
-                if load.operating + margin >= self.limit:
-                    until = max(until, load.reset_at)
+                if method in self._near:
+                    reset_at = self._load[method].reset_at
+                    if reset_at is not None:  # always, for a method near its limit
+                        until = max(until, reset_at)
         return until
 
     def waited_out(self, methods: Iterable[str], delay: float) -> None:
@@ -273,6 +293,7 @@ class OperatingPacer:
                 if load is not None and load.reset_at is not None and load.reset_at <= now:
                     # The oldest minute of accounting expired; the next answer says the rest.
                     load.operating, load.reset_at = 0.0, None
+                    self._mark(method, load)
             self.waited += delay
 
     def wait(self, methods: Iterable[str]) -> float:

@@ -75,6 +75,10 @@ def _optional_float(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+#: The largest integer a float holds exactly.
+_EXACT_INT = 2**53
+
+
 def _optional_timestamp(value: object) -> int | None:
     """A unix timestamp as an int, or None when it is not a finite, non-negative number."""
     number = _optional_float(value)

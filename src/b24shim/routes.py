@@ -69,7 +69,7 @@ class LeadRoute:
         method's success, so it is an ambiguous protocol error: the delete may or may not have
         happened.
         """
-        if not reply.ok:
+        if reply.error is not None:
             return reply
         result = reply.result
         if self.route is _LEGACY_ROUTE:

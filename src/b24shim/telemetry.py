@@ -95,23 +95,17 @@ class _Instruments:
         """
         if self._explicit:
             return True, True
-        return _global_set()
+        # Has the application set a global SDK provider? The public getters look os.environ
+        # up on every call until one is set, which would cost more than the telemetry
+        # skipped; the API keeps the provider in a module global, read here directly. If a
+        # future API moves it, this answers True and the proxies decide. A provider named by
+        # OTEL_PYTHON_*_PROVIDER is loaded by the API on first use: True.
+        metered = getattr(_meter_internals, "_METER_PROVIDER", True) is not None or _ENV_METER
+        traced = getattr(_trace, "_TRACER_PROVIDER", True) is not None or _ENV_TRACER
+        return metered, traced
 
 
 _instruments: _Instruments | None = None
-
-
-def _global_set() -> tuple[bool, bool]:
-    """(metrics, traces): has the application set a global SDK provider?
-
-    The public getters look ``os.environ`` up on every call until a provider is set, which
-    would cost more than the telemetry skipped; the API keeps the provider in a module global,
-    read here directly. If a future API moves it, this answers True and the proxies decide.
-    A provider named by ``OTEL_PYTHON_*_PROVIDER`` is loaded by the API on first use: True.
-    """
-    metered = getattr(_meter_internals, "_METER_PROVIDER", True) is not None or _ENV_METER
-    traced = getattr(_trace, "_TRACER_PROVIDER", True) is not None or _ENV_TRACER
-    return metered, traced
 
 
 try:
@@ -141,7 +135,7 @@ def record_delete(
         started: when it began (Unix seconds); None when unknown (no duration, no span time).
         finished: when it was concluded (Unix seconds).
     """
-    instruments = _get()
+    instruments = _instruments if _instruments is not None else _get()
     if instruments is None:
         return
     metered, traced = instruments.active()
@@ -182,7 +176,7 @@ def record_delete(
 
 def record_difference(difference: Difference) -> None:
     """Count one difference."""
-    instruments = _get()
+    instruments = _instruments if _instruments is not None else _get()
     if instruments is None or not instruments.active()[0]:
         return
     instruments.differences.add(
