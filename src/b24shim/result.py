@@ -107,17 +107,38 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
-        get = block.get
-        # Positional, in field order: a bulk job reads one block per command.
+        get = block.get  # read for every answer: positional, one bound lookup
+        start, finish = get("start"), get("finish")
+        duration, processing = get("duration"), get("processing")
+        date_start, date_finish = get("date_start"), get("date_finish")
+        operating = _optional_float(get("operating"))  # the portal sends 0, an int, as often
+        reset_at = get("operating_reset_at")
+        # The portal's usual block (finite floats, an int reset time, date strings) is taken as
+        # it is; any other value goes through the lenient readers.
+        if (
+            type(start) is float
+            and type(finish) is float
+            and type(duration) is float
+            and type(processing) is float
+            and type(date_start) is str
+            and type(date_finish) is str
+            and operating is not None
+            and type(reset_at) is int
+            and 0 <= reset_at <= _EXACT_INT  # as int(float(reset_at)) would give it
+            and math.isfinite(start + finish + duration + processing)
+        ):
+            return cls(
+                start, finish, duration, processing, date_start, date_finish, operating, reset_at
+            )
         return cls(
-            _optional_float(get("start")),
-            _optional_float(get("finish")),
-            _optional_float(get("duration")),
-            _optional_float(get("processing")),
-            _optional_str(get("date_start")),
-            _optional_str(get("date_finish")),
-            _optional_float(get("operating")),
-            _optional_timestamp(get("operating_reset_at")),
+            _optional_float(start),
+            _optional_float(finish),
+            _optional_float(duration),
+            _optional_float(processing),
+            _optional_str(date_start),
+            _optional_str(date_finish),
+            operating,
+            _optional_timestamp(reset_at),
         )
 
 

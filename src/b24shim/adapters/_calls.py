@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 from b24shim._php import parse_str, to_int
 from b24shim.async_shim import AsyncLeadShim
@@ -250,9 +250,10 @@ def aimed_url(url: str, query: str, call: Call, method: str, *, keep_query: bool
     ``keep_query``: keep the caller's query string but its ``cmd`` and ``halt`` (a batch sent
     again with other commands); else keep only the ``auth`` / ``access_token`` token.
     """
-    parts = urlsplit(url)
-    name = parts.path.rsplit("/", 1)[-1]
-    path = f"{parts.path[: len(parts.path) - len(name)]}{method}.json"
+    # Cut, not parsed and rebuilt: the path ends where the query or fragment starts, its
+    # last segment is the method, and a fragment is never sent.
+    path = url.partition("#")[0].partition("?")[0]
+    path = f"{path[: path.rfind('/') + 1]}{method}.json"
     if keep_query:
         kept = [p for p in query.split("&") if p and base_name(p).upper() not in ("CMD", "HALT")]
         query = "&".join(kept)
@@ -262,7 +263,7 @@ def aimed_url(url: str, query: str, call: Call, method: str, *, keep_query: bool
             for key in _AUTH_KEYS
             if isinstance(call.params.get(key), str)
         )
-    return urlunsplit(parts._replace(path=path, query=query))
+    return f"{path}?{query}" if query else path
 
 
 # -- the shim, built once when needed ---------------------------------------------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import io
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -30,17 +29,6 @@ from b24shim.shim import LeadShim
 __all__ = ["ShimAdapter", "adapter_for"]
 
 _local = threading.local()
-
-
-@contextlib.contextmanager
-def _handling() -> Iterator[None]:
-    """Mark this thread as inside the adapter: the shim's own requests pass through."""
-    depth = getattr(_local, "depth", 0)
-    _local.depth = depth + 1
-    try:
-        yield
-    finally:
-        _local.depth = depth
 
 
 def _inside() -> bool:
@@ -107,8 +95,12 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         )
         if call is None:
             return super().send(request, **kwargs)
-        with _handling():
+        depth = getattr(_local, "depth", 0)
+        _local.depth = depth + 1  # the shim's own requests, made meanwhile, pass through
+        try:
             return self._route(shim, request, call, kwargs)
+        finally:
+            _local.depth = depth
 
     def _route(
         self,
