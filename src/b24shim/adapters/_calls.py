@@ -181,7 +181,8 @@ def params_of(body: object, headers: Mapping[str, str]) -> dict[str, Any]:
         raise Unreadable("a multipart body")
     if content_type == "application/json":
         try:
-            decoded = json.loads(body)  # bytes as they are: json detects UTF-8/16/32 itself
+            # PHP's json_decode reads UTF-8 only: other bytes are no parameters.
+            decoded = json.loads(body if isinstance(body, str) else bytes(body).decode())
         except (ValueError, RecursionError):
             # The portal reads invalid JSON (and bytes that are not text) as no parameters,
             # and PHP's json_decode gives up past 512 levels of nesting the same way.

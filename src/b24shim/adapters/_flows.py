@@ -207,13 +207,14 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
             engine.delete(plan).give_up(_unanswered(shim, exc))
             raise
         engine.passed_through(plan, status, content)
-        logger.debug(
-            "%s crm.lead.delete of lead %s passed through (stage %s)",
-            portal,
-            lead_id,
-            plan.stage.value,
-            extra={"b24shim_lead_id": lead_id},
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # asked first: the arguments cost more than it
+            logger.debug(
+                "%s crm.lead.delete of lead %s passed through (stage %s)",
+                portal,
+                lead_id,
+                plan.stage.value,
+                extra={"b24shim_lead_id": lead_id},
+            )
         return Answer()
     deletes = engine.delete(plan)
     while (step := deletes.next_step()) is not None:
@@ -235,15 +236,16 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
             raise
         deletes.receive_response(status, content)
     (result,) = deletes.results.values()
-    logger.debug(
-        "%s crm.lead.delete of lead %s answered through %s (stage %s): %s",
-        portal,
-        lead_id,
-        result.method,
-        result.stage.value,
-        result.outcome.value,
-        extra={"b24shim_lead_id": lead_id},
-    )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s crm.lead.delete of lead %s answered through %s (stage %s): %s",
+            portal,
+            lead_id,
+            result.method,
+            result.stage.value,
+            result.outcome.value,
+            extra={"b24shim_lead_id": lead_id},
+        )
     status, answer = result.to_legacy()
     return Answer(status, encode_json(answer))
 
