@@ -881,3 +881,16 @@ def test_a_batch_without_deletes_or_that_failed_passes_through(
     assert (failed.status_code, failed.content) == (503, limit)
     assert other.content == b'{"result": {"result": {"a": []}}}'
     assert portal.calls[1].request.body == b'{"cmd": {"a": "crm.lead.list"}}'
+
+
+def test_a_streamed_routed_delete_reads_the_legacy_answer_from_raw(
+    portal: responses.RequestsMock,
+) -> None:
+    # Legacy code that asks for stream=True and reads response.raw gets the legacy body.
+    expect_delete(portal, "item", 5, "deleted")
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim("item")))
+        response = session.post(LEGACY_URL, json={"id": 5}, stream=True)
+        body = response.raw.read()
+    status, legacy = LEGACY_ANSWER["item"]["deleted"]
+    assert (response.status_code, json.loads(body)) == (status, legacy)

@@ -122,7 +122,7 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
             return response.status_code, response.content
 
         answer = drive(flow_for(shim, call), shim, send)
-        return self._answer(request, last[-1] if last else None, answer)
+        return self._answer(request, last[-1] if last else None, answer, stream=kwargs["stream"])
 
     def _send_aimed(
         self,
@@ -168,6 +168,8 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         request: requests.PreparedRequest,
         last: requests.Response | None,
         answer: Answer,
+        *,
+        stream: bool,
     ) -> requests.Response:
         if last is not None and answer.status is None:
             if answer.content is not None:
@@ -181,7 +183,7 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         status = answer.status if answer.status is not None else 200
         content = answer.content or b""
         reason = http.client.responses.get(status, "")
-        if last is None:  # answered without a request
+        if last is None or stream:  # answered without a request, or to be read from raw
             raw = urllib3.HTTPResponse(
                 body=io.BytesIO(content),
                 headers={"Content-Type": JSON_TYPE, "Content-Length": str(len(content))},
@@ -194,7 +196,8 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
             )
             return self.build_response(request, raw)
         # The routed call's response, already read, made the legacy one: cheaper than building
-        # a new one, and it keeps the connection's bookkeeping (``raw``, ``elapsed``).
+        # a new one, and it keeps ``elapsed`` and the connection's bookkeeping. (With
+        # stream=True a new one is built above: its ``raw`` must give the legacy body.)
         last.status_code = status
         last.reason = reason
         last._content = content  # requests keeps the read body here; there is no setter
