@@ -103,3 +103,22 @@ def make_facade(*args: Any, **kwargs: Any) -> Any:
     """The facade under test, built with LeadShim's arguments."""
     assert _current is not None, "use the facade_kind fixture"
     return _current(*args, **kwargs)
+
+
+def halting_batch(before: Emulator, after: Emulator) -> tuple[list[int], dict[str, Any]]:
+    """Two equal leads on twin portals, and a halting batch deleting them around an add.
+
+    On a portal without crm.item.*, a routed delete stops such a batch where the legacy batch
+    would have gone on: every drop-in must send the commands after it again.
+    """
+    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
+    payload = {
+        "halt": 1,
+        "cmd": {
+            "one": f"crm.lead.delete?id={ids[0]}",
+            "add": "crm.lead.add?fields[TITLE]=added",
+            "two": f"crm.lead.delete?id={ids[1]}",
+        },
+    }
+    return ids, payload

@@ -24,6 +24,7 @@ from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimAdapter, ShimHandler, ShimTransport, install
 from b24shim.emulator import Emulator, ManualClock
 from b24shim.retry import NO_RETRY
+from facades import halting_batch
 from urllib_client import UrllibSession
 
 Factory = Callable[..., Emulator]
@@ -335,16 +336,7 @@ def test_a_halting_batch_on_a_portal_without_the_item_api_runs_every_command(
     # The routed crm.item.delete fails with ERROR_METHOD_NOT_FOUND and the portal halts; the
     # legacy batch would have gone on, so the commands after it must run too.
     before, after = twins(item_api=False)
-    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
-    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
-    payload = {
-        "halt": 1,
-        "cmd": {
-            "one": f"crm.lead.delete?id={ids[0]}",
-            "add": "crm.lead.add?fields[TITLE]=added",
-            "two": f"crm.lead.delete?id={ids[1]}",
-        },
-    }
+    ids, payload = halting_batch(before, after)
     with requests.Session() as plain:
         expected = answer(plain.post(before.admin_webhook + "batch", json=payload))
     found: list[Difference] = []

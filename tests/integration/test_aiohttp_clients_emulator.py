@@ -23,7 +23,7 @@ from b24shim import AsyncLeadShim, Stage
 from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimMiddleware, install
 from b24shim.emulator import Emulator, ManualClock
-from facades import delete_methods
+from facades import delete_methods, halting_batch
 
 Factory = Callable[..., Emulator]
 
@@ -166,16 +166,7 @@ def test_a_halting_batch_through_the_middleware_runs_every_command(
     before, after = (
         b24_emulator_factory(rate=0, item_api=False, clock=ManualClock()) for _ in range(2)
     )
-    ids = [before.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
-    assert ids == [after.add_lead({"TITLE": f"lead {n}"}) for n in range(2)]
-    payload = {
-        "halt": 1,
-        "cmd": {
-            "one": f"crm.lead.delete?id={ids[0]}",
-            "add": "crm.lead.add?fields[TITLE]=added",
-            "two": f"crm.lead.delete?id={ids[1]}",
-        },
-    }
+    ids, payload = halting_batch(before, after)
 
     async def post(portal: Emulator, routed: bool) -> tuple[int, bytes]:
         shim = AsyncLeadShim(portal.admin_webhook, stage=stage, rate_limit=None)
