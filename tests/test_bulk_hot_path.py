@@ -8,7 +8,10 @@ dropped), the pacer's waits, one result per id in input order.
 
 from __future__ import annotations
 
+import asyncio
+import http.server
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ import responses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from b24shim import CallTime, ErrorCode, LeadShim, Outcome
+from b24shim import AsyncLeadShim, CallTime, ErrorCode, LeadShim, Outcome
 from b24shim.limits import OperatingPacer, accounting_of
 from b24shim.retry import NO_RETRY
 from conftest import WEBHOOK, FakeTime
@@ -163,3 +166,48 @@ def test_one_merged_observation_leaves_the_pacer_as_observing_each_block(
         merged.observe("crm.item.delete", accounting_of(batch))
     assert merged._load == one_by_one._load
     assert merged.due(["crm.item.delete"]) == one_by_one.due(["crm.item.delete"])
+
+
+class _Canned(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_async_facade_feeds_the_pacer_a_batch_the_same_way(fake_time: FakeTime) -> None:
+    # AsyncLeadShim's transport observes a batch as LeadShim's does: what ran before a command
+    # refused for operating time counts, then its method is blocked until the reset.
+    reset_at = int(fake_time.time()) + 30
+    blocks = {"d0": {"processing": 0.1, "operating": 10.0, "operating_reset_at": reset_at}}
+    errors = {"d1": {"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked"}}
+    handler = type(
+        "Handler", (_Canned,), {"body": _batch_body({**blocks, "d1": _LEFT_OUT}, errors).encode()}
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    webhook = f"http://127.0.0.1:{server.server_address[1]}/rest/1/abcdefgh12345678/"
+
+    async def run() -> tuple[list[Any], float]:
+        async with AsyncLeadShim(webhook, stage="item", rate_limit=None, retry=NO_RETRY) as shim:
+            results = [r async for r in shim.delete_leads([1, 2])]
+            return results, shim.transport.pacer.wait(["crm.item.delete"])
+
+    try:
+        results, wait = asyncio.run(run())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results[0].ok
+    assert results[1].error is not None
+    assert results[1].error.code is ErrorCode.OPERATION_TIME_LIMIT
+    assert wait == pytest.approx(30.0, abs=1.0)

@@ -42,6 +42,7 @@ from b24shim.transport import (
     batch_params,
     cannot_refresh,
     not_answered,
+    observe_batch,
     read_token_answer,
     redirect_reply,
     redirected,
@@ -210,9 +211,8 @@ class AsyncTransport:
         methods = [name for name, _ in commands.values()]
         envelope = await self._call_once("batch", batch_params(commands), methods)
         replies = parse_batch(envelope, list(commands))
-        if envelope.ok:
-            for key, (name, _) in commands.items():
-                self._observe(name, replies[key])
+        if envelope.ok:  # the batch method is exempt; each command counts under its own name
+            observe_batch(self.pacer, commands, replies)
         return replies
 
     def _observe(self, method: str, reply: Reply) -> None:

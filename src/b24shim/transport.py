@@ -31,6 +31,7 @@ from b24shim.codes import ErrorCode
 from b24shim.credentials import Credentials, OAuth
 from b24shim.limits import (
     Clock,
+    OperatingPacer,
     RateLimit,
     SharedLimits,
     SystemClock,
@@ -186,23 +187,8 @@ class Transport:
         envelope = self._call_once("batch", batch_params(commands, halt=halt), methods)
         replies = parse_batch(envelope, list(commands))
         if envelope.ok:  # the batch method is exempt; each command counts under its own name
-            self._observe_commands(commands, replies)
+            observe_batch(self.pacer, commands, replies)
         return replies
-
-    def _observe_commands(
-        self, commands: Mapping[str, Command], replies: Mapping[str, Reply]
-    ) -> None:
-        """Feed the pacer a batch's accounting: once per method, in the commands' order."""
-        timings: dict[str, list[CallTime | None]] = {}
-        for key, (name, _) in commands.items():
-            reply = replies[key]
-            if reply.error is not None and reply.error.code is ErrorCode.OPERATION_TIME_LIMIT:
-                self.pacer.observe(name, accounting_of(timings.pop(name, ())))
-                self.pacer.blocked(name)
-            else:
-                timings.setdefault(name, []).append(reply.time)
-        for name, seen in timings.items():
-            self.pacer.observe(name, accounting_of(seen))
 
     def _observe(self, method: str, reply: Reply) -> None:
         if reply.code is ErrorCode.OPERATION_TIME_LIMIT:
@@ -363,6 +349,26 @@ def redirected(status: int, location: str, url: str, redact: Callable[[str], str
         "b24shim does not follow redirects (they would carry the credentials to another "
         "address): if the portal has moved, set its new address in the webhook or portal URL"
     )
+
+
+def observe_batch(
+    pacer: OperatingPacer, commands: Mapping[str, Command], replies: Mapping[str, Reply]
+) -> None:
+    """Feed ``pacer`` a batch's accounting: once per method, in the commands' order.
+
+    A command refused for operating time blocks its method after what ran before it counted.
+    Shared by both transports.
+    """
+    timings: dict[str, list[CallTime | None]] = {}
+    for key, (name, _) in commands.items():
+        reply = replies[key]
+        if reply.error is not None and reply.error.code is ErrorCode.OPERATION_TIME_LIMIT:
+            pacer.observe(name, accounting_of(timings.pop(name, ())))
+            pacer.blocked(name)
+        else:
+            timings.setdefault(name, []).append(reply.time)
+    for name, seen in timings.items():
+        pacer.observe(name, accounting_of(seen))
 
 
 def batch_params(commands: Mapping[str, Command], *, halt: bool = False) -> dict[str, Any]:
