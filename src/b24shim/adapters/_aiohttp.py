@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import http
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from b24shim.adapters._calls import (
     encode_json,
     method_of,
     read_call,
+    reason_of,
 )
 from b24shim.adapters._flows import Forward, Send, adrive, flow_for
 from b24shim.async_shim import AsyncLeadShim
@@ -75,7 +75,6 @@ class ShimMiddleware:
             shim.transport.credentials,
             method,
             url,
-            request.url.raw_query_string,
             request.headers,
             lambda: _aiohttp_body(request),
         )
@@ -136,7 +135,6 @@ async def _aim(request: aiohttp.ClientRequest, call: Call, action: Send) -> None
 
     url = aimed_url(
         str(request.url),
-        request.url.raw_query_string,
         call,
         action.method,
         keep_query=action.keep_query,
@@ -160,10 +158,7 @@ def _answer_with(response: aiohttp.ClientResponse, status: int, content: bytes) 
     from multidict import CIMultiDict, CIMultiDictProxy  # noqa: PLC0415 - aiohttp's own
 
     response.status = status
-    try:
-        response.reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        response.reason = ""
+    response.reason = reason_of(status)
     response._body = content
     headers = CIMultiDict(response.headers)
     for header in ("Content-Encoding", "Transfer-Encoding"):

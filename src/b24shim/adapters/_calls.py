@@ -9,6 +9,7 @@ that is not one, and where a routed call is sent instead.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -41,6 +42,7 @@ __all__ = [
     "method_of",
     "pick_id",
     "read_call",
+    "reason_of",
     "same_identity",
 ]
 
@@ -204,7 +206,6 @@ def read_call(
     credentials: Credentials,
     method: str,
     url: str,
-    query: str,
     headers: Mapping[str, str],
     body: Callable[[], object],
 ) -> Call | None:
@@ -212,8 +213,7 @@ def read_call(
 
     Args:
         credentials: the shim's; the URL must be its portal in its own form.
-        method: what :func:`method_of` found in ``url``.
-        query: the URL's raw query string.
+        method: what :func:`method_of` found in ``url`` (its query string is read too).
         headers: the request's headers.
         body: gives the request's body (bytes or text); raises :class:`Unreadable` (or
             anything else, read as a streamed body) when it cannot be read without consuming it.
@@ -231,7 +231,7 @@ def read_call(
             extra={"b24shim_method": method},
         )
         return None
-    call = Call(method, parse_str(query), params)
+    call = Call(method, parse_str(_query_of(url)), params)
     if isinstance(credentials, OAuth) and not _carries_token(headers, call.params):
         return None  # no token: the portal itself answers NO_AUTH_FOUND
     return call
@@ -243,7 +243,17 @@ def base_name(pair: str) -> str:
     return name.partition("[")[0]
 
 
-def aimed_url(url: str, query: str, call: Call, method: str, *, keep_query: bool) -> str:
+def _query_of(url: str) -> str:
+    """The raw query string of ``url``: what is between ``?`` and ``#``."""
+    return url.partition("#")[0].partition("?")[2]
+
+
+def reason_of(status: int) -> str:
+    """The reason phrase for ``status`` (``""`` for a code without one), as answers carry."""
+    return http.client.responses.get(status, "")
+
+
+def aimed_url(url: str, call: Call, method: str, *, keep_query: bool) -> str:
     """The caller's URL pointed at ``method.json``, with its auth (or its own query) kept.
 
     Always ``.json``: the shim reads the answer itself, so it asks for JSON, as the facade does.
@@ -256,7 +266,11 @@ def aimed_url(url: str, query: str, call: Call, method: str, *, keep_query: bool
     path = url.partition("#")[0].partition("?")[0]
     path = f"{path[: path.rfind('/') + 1]}{method}.json"
     if keep_query:
-        kept = [p for p in query.split("&") if p and base_name(p).upper() not in ("CMD", "HALT")]
+        kept = [
+            p
+            for p in _query_of(url).split("&")
+            if p and base_name(p).upper() not in ("CMD", "HALT")
+        ]
         query = "&".join(kept)
     else:
         query = "&".join(

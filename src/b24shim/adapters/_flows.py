@@ -272,8 +272,8 @@ def _batch_flow(shim: LeadShim | AsyncLeadShim, call: Call) -> Flow:
         status, content = yield Send(BATCH, rewrite.sent_body(call), keep_query=True)
     else:
         status, content = yield Forward()
+    first = content
     written, rest = yield from _concluded(shim, rewrite, status, content)
-    answer = written if written is not None else content
     while rest:
         follow, more = rewrite.rest(shim, call, rest)
         try:
@@ -287,8 +287,7 @@ def _batch_flow(shim: LeadShim | AsyncLeadShim, call: Call) -> Flow:
             )
             break
         tail, rest = yield from _concluded(shim, follow, status, content)
-        answer = merged(answer, tail if tail is not None else content)
-        written = answer
+        written = merged(first if written is None else written, content if tail is None else tail)
     return Answer(None, written)
 
 

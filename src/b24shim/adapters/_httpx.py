@@ -42,7 +42,6 @@ def _call_of(shim: LeadShim | AsyncLeadShim | None, request: httpx.Request) -> C
         shim.transport.credentials,
         method,
         url,
-        request.url.query.decode("ascii", "replace"),
         request.headers,
         lambda: request.content,  # httpx raises RequestNotRead for a stream not yet read
     )
@@ -56,7 +55,6 @@ def _aimed(request: httpx.Request, call: Call, action: Forward | Send) -> httpx.
 
     url = aimed_url(
         str(request.url),
-        request.url.query.decode("ascii", "replace"),
         call,
         action.method,
         keep_query=action.keep_query,

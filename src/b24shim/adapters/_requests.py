@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import io
 import threading
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from b24shim.adapters._calls import (
     encode_json,
     method_of,
     read_call,
+    reason_of,
 )
 from b24shim.adapters._flows import Answer, Forward, Send, drive, flow_for
 from b24shim.shim import LeadShim
@@ -83,17 +83,11 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         url = request.url or ""
         method = None if _inside() else method_of(url)  # inside: the shim's own request
         shim = self._source.get() if method is not None else None
-        if shim is None or method is None:
-            return super().send(request, **kwargs)
-        call = read_call(
-            shim.transport.credentials,
-            method,
-            url,
-            _query(url),
-            request.headers,
-            lambda: request.body,
-        )
-        if call is None:
+        call = None
+        if shim is not None and method is not None:
+            credentials = shim.transport.credentials
+            call = read_call(credentials, method, url, request.headers, lambda: request.body)
+        if shim is None or call is None:
             return super().send(request, **kwargs)
         depth = getattr(_local, "depth", 0)
         _local.depth = depth + 1  # the shim's own requests, made meanwhile, pass through
@@ -138,7 +132,7 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         content = encode_json(dict(action.params))
         sent = requests.PreparedRequest()
         sent.method = "POST"
-        sent.url = aimed_url(url, _query(url), call, action.method, keep_query=action.keep_query)
+        sent.url = aimed_url(url, call, action.method, keep_query=action.keep_query)
         sent.headers = request.headers.copy()
         for header in DROPPED_HEADERS:
             sent.headers.pop(header, None)
@@ -151,13 +145,13 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
             # The same kind of exception as the legacy call would have raised, for the
             # legacy request; its message says what failed, with the secrets masked (the
             # library's own message holds the URL, and so the webhook code).
-            name = type(exc).__name__
-            cls: type[requests.RequestException] = {
-                "ConnectTimeout": requests.ConnectTimeout,
-                "ReadTimeout": requests.ReadTimeout,
-                "Timeout": requests.Timeout,
-            }.get(name, requests.ConnectionError)
-            description = shim.transport.credentials.redact(f"{name}: {exc}")
+            kind = type(exc)
+            cls = (
+                kind
+                if issubclass(kind, (requests.Timeout, requests.ConnectionError))
+                else (requests.ConnectionError)
+            )
+            description = shim.transport.credentials.redact(f"{kind.__name__}: {exc}")
             raise cls(
                 f"b24shim: {action.what} failed before an answer: {description}",
                 request=request,
@@ -182,7 +176,7 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
             return last
         status = answer.status if answer.status is not None else 200
         content = answer.content or b""
-        reason = http.client.responses.get(status, "")
+        reason = reason_of(status)
         if last is None or stream:  # answered without a request, or to be read from raw
             raw = urllib3.HTTPResponse(
                 body=io.BytesIO(content),
@@ -208,11 +202,6 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         last.request = request
         last.url = request.url or last.url
         return last
-
-
-def _query(url: str) -> str:
-    """The raw query string of ``url`` (what ``urlsplit(url).query`` gives, for less)."""
-    return url.partition("#")[0].partition("?")[2]
 
 
 def adapter_for(source: ShimSource[LeadShim]) -> ShimAdapter:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import http
 import http.client
 import io
 import urllib.error
@@ -20,7 +19,6 @@ import urllib.request
 import urllib.response
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
@@ -33,6 +31,7 @@ from b24shim.adapters._calls import (
     encode_json,
     method_of,
     read_call,
+    reason_of,
 )
 from b24shim.adapters._flows import Answer, Forward, Send, drive, flow_for
 from b24shim.shim import LeadShim
@@ -64,14 +63,7 @@ class _Response(urllib.response.addinfourl):
 
     def __init__(self, content: bytes, headers: http.client.HTTPMessage, url: str, code: int):
         super().__init__(io.BytesIO(content), headers, url, code)
-        self.reason = self.msg = _reason(code)
-
-
-def _reason(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+        self.reason = self.msg = reason_of(code)
 
 
 def _headers(pairs: Any) -> http.client.HTTPMessage:
@@ -119,8 +111,7 @@ class ShimHandler(urllib.request.BaseHandler):
         if shim is None or method is None:
             return None
         headers = CaseInsensitiveDict(req.header_items())
-        query = urlsplit(url).query
-        call = read_call(shim.transport.credentials, method, url, query, headers, lambda: req.data)
+        call = read_call(shim.transport.credentials, method, url, headers, lambda: req.data)
         if call is None:
             return None
         with _routing_call():
@@ -166,7 +157,7 @@ def _aimed(req: urllib.request.Request, call: Call, action: Send) -> urllib.requ
     """The caller's request aimed at ``action.method``, with ``action.params`` as JSON."""
     url = req.full_url
     sent = urllib.request.Request(
-        aimed_url(url, urlsplit(url).query, call, action.method, keep_query=action.keep_query),
+        aimed_url(url, call, action.method, keep_query=action.keep_query),
         data=encode_json(dict(action.params)),
         method="POST",
         origin_req_host=req.origin_req_host,
