@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from b24shim._describe import describe
-from b24shim._envelope import Reply, parse_batch, parse_response
+from b24shim._envelope import Reply, parse_batch, parse_body, parse_response
 from b24shim._php import array_key, json_shape, parse_str, to_bool
 from b24shim._plan import Plan
 from b24shim.adapters._calls import (
@@ -40,7 +40,7 @@ from b24shim.routes import ITEM, LEGACY, Read
 from b24shim.shim import LeadShim
 from b24shim.transport import encode_query
 
-__all__ = ["BATCH_LIMIT", "BatchRewrite", "merged"]
+__all__ = ["BATCH_LIMIT", "BatchRewrite", "Decoded", "merged"]
 
 logger = logging.getLogger("b24shim.adapters")
 
@@ -60,6 +60,25 @@ class _Delete:
         self.key = key
         self.plan = plan
         self.reads = reads  # keys of (legacy before, item before, other after)
+
+
+@attrs.frozen
+class Decoded:
+    """A batch's answer, decoded once (see :meth:`BatchRewrite.decode`).
+
+    Attributes:
+        status: the HTTP status.
+        body: the decoded JSON object; None when the body is none.
+        payload: ``body["result"]`` when it is an object (per-command results), else None.
+        maps: the five per-command maps of ``payload`` as dicts, else None.
+        envelope: the reply the answer makes, its maps as dicts when there are any.
+    """
+
+    status: int
+    body: dict[str, Any] | None
+    payload: dict[str, Any] | None
+    maps: dict[str, dict[str, Any]] | None
+    envelope: Reply
 
 
 class BatchRewrite:
@@ -210,16 +229,31 @@ class BatchRewrite:
             follow = BatchRewrite(dict(rest), [], True, self.halt, rest)
         return follow, more
 
+    def decode(self, status: int, content: bytes) -> Decoded:
+        """The answer to this batch, decoded once for :meth:`fallbacks` and :meth:`read`."""
+        body = _json_object(content)
+        payload = body.get("result") if body is not None else None
+        if body is None:  # not a JSON object: the envelope says why
+            return Decoded(status, None, None, None, parse_response(status, content))
+        envelope = parse_body(body, status)
+        if not isinstance(payload, dict):
+            return Decoded(status, body, None, None, envelope)
+        # The maps as dicts (PHP sends 0..n-1 keys as a list), edited in place by read().
+        maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
+        return Decoded(
+            status, body, payload, maps, attrs.evolve(envelope, result={**payload, **maps})
+        )
+
     def read(
         self,
         shim: LeadShim | AsyncLeadShim,
-        status: int,
-        content: bytes,
+        answer: Decoded,
         done: Mapping[str, DeleteResult],
     ) -> tuple[bytes | None, list[tuple[str, object]]]:
         """Conclude each routed delete and turn the answer back into the legacy one.
 
         Args:
+            answer: what :meth:`decode` made of the answer.
             done: the results of the :meth:`fallbacks`, deleted through the facade.
 
         Returns:
@@ -228,23 +262,19 @@ class BatchRewrite:
             lead through ``crm.lead.delete`` instead, and the commands after it, which the
             legacy batch would have run, come back here to be sent. Usually empty.
         """
-        envelope = parse_response(status, content)
-        body = _json_object(content)
-        payload = body.get("result") if body is not None else None
-        if not isinstance(payload, dict):
+        body, payload, maps = answer.body, answer.payload, answer.maps
+        if body is None or payload is None or maps is None:
             logger.info(
                 "%s batch answered without per-command results (HTTP %s); passed on unchanged",
                 shim.transport.portal,
-                status,
+                answer.status,
             )
             return None, []
         # From here the answer is shaped like a batch answer. If its status or envelope says
         # the batch failed, every routed command gets that failure (parse_batch), in the
         # legacy shape; the shim's own reads are taken out either way.
-        maps = {name: _as_map(payload.get(name)) for name in _BATCH_MAPS}
         keys = [key for d in self.deletes for key in (d.key, *(d.reads or ()))]
-        # The maps as dicts (PHP sends 0..n-1 keys as a list), edited in place below.
-        replies = parse_batch(attrs.evolve(envelope, result={**payload, **maps}), keys)
+        replies = parse_batch(answer.envelope, keys)
         edited = self.changed
         halted: str | None = None
         for delete in self.deletes:
@@ -265,10 +295,10 @@ class BatchRewrite:
             after = [key for key, _ in self.original].index(halted) + 1
             ran = maps["result"].keys() | maps["result_error"].keys()
             rest = [(key, value) for key, value in self.original[after:] if key not in ran]
-        written = self._write(body, payload, maps) if edited and body is not None else None
+        written = self._write(body, payload, maps) if edited else None
         return written, rest
 
-    def fallbacks(self, status: int, content: bytes) -> list[tuple[str, int]]:
+    def fallbacks(self, answer: Decoded) -> list[tuple[str, int]]:
         """The routed deletes the portal answered ``ERROR_METHOD_NOT_FOUND`` (key, lead id).
 
         A portal without ``crm.item.*``: each of them is deleted through the facade (which
@@ -277,7 +307,7 @@ class BatchRewrite:
         keys = [d.key for d in self.deletes if d.plan.route is ITEM]
         if not keys:
             return []
-        replies = parse_batch(parse_response(status, content), keys)
+        replies = parse_batch(answer.envelope, keys)
         return [
             (d.key, d.plan.lead_id)
             for d in self.deletes

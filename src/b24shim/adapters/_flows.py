@@ -296,6 +296,7 @@ def _concluded(
 ) -> Generator[Action, Any, tuple[bytes | None, list[tuple[str, object]]]]:
     """Delete the fallbacks through the facade, then read the answer (see BatchRewrite)."""
     done: dict[str, DeleteResult] = {}
-    for key, lead_id in rewrite.fallbacks(status, content):
+    answer = rewrite.decode(status, content)
+    for key, lead_id in rewrite.fallbacks(answer):
         done[key] = yield DeleteLead(lead_id)
-    return rewrite.read(shim, status, content, done)
+    return rewrite.read(shim, answer, done)
