@@ -75,13 +75,9 @@ class LegacyNotFound:
                 name, f"{name} must be one of auto, docs or core, got {str(setting)[:20]!r}"
             )
         self.setting: str = value
-        self._form = _FIXED.get(value, CORE)
+        #: The form ``to_legacy()`` gives now (an attribute: every item delete reads it).
+        self.form: NotFoundForm = _FIXED.get(value, CORE)
         self.learnt = False
-
-    @property
-    def form(self) -> NotFoundForm:
-        """The form ``to_legacy()`` gives now."""
-        return self._form
 
     def observe(self, code: ErrorCode | None, raw: Mapping[str, Any], status: int | None) -> None:
         """Learn from a ``crm.lead.delete`` answer (``auto`` only; others are ignored)."""
@@ -90,9 +86,9 @@ class LegacyNotFound:
         error, description = raw.get("error"), raw.get("error_description")
         if not isinstance(error, str) or not isinstance(description, str):
             return
-        self._form = NotFoundForm(status or 400, error, description)
+        self.form = NotFoundForm(status or 400, error, description)
         self.learnt = True
 
     def __repr__(self) -> str:
         state = "learnt" if self.learnt else "assumed" if self.setting == "auto" else "set"
-        return f"LegacyNotFound({self.setting!r}, {state} {self._form.body()!r})"
+        return f"LegacyNotFound({self.setting!r}, {state} {self.form.body()!r})"

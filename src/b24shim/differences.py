@@ -52,7 +52,7 @@ def shape_differences(
     Args:
         not_found: this portal's legacy not-found answer (learnt or set).
     """
-    if reply.ok:
+    if reply.error is None:
         result = reply.result
         # Every delete of a bulk job at an item stage has one: the usual two details are made
         # once (a checked success is [] or {}).
@@ -253,10 +253,17 @@ class DifferenceReporter:
             on_difference, "record_delete", None
         )
 
-    def deleted(
+    def concluded(
         self, result: DeleteResult, *, verified: bool, started: float | None, finished: float
     ) -> None:
-        """Record one concluded delete; a failing sink is logged, never raised."""
+        """Report a concluded delete's differences, then record the delete (the evidence).
+
+        One call per delete, with OpenTelemetry asked once for the delete and its differences:
+        a bulk job concludes every lead through here. A failing callback or sink is logged,
+        never raised.
+        """
+        if result.differences:
+            self._hand_over(result.differences)
         telemetry.record_delete(result, verified=verified, started=started, finished=finished)
         if self._record_delete is None:
             return
@@ -267,7 +274,14 @@ class DifferenceReporter:
             logger.exception("recording the delete of lead %s failed", result.lead_id)
 
     def report(self, differences: Iterable[Difference]) -> None:
-        """Log and hand over ``differences``; a failing callback is logged, never raised."""
+        """Log and hand over differences found outside a delete's result (and count them)."""
+        differences = tuple(differences)
+        self._hand_over(differences)
+        for difference in differences:
+            telemetry.record_difference(difference)
+
+    def _hand_over(self, differences: Iterable[Difference]) -> None:
+        """Log each difference and pass it to the callback (a failing one is logged)."""
         for difference in differences:
             level = logging.WARNING if difference.behavioral else logging.DEBUG
             # Asked first: a bulk job at an item stage has a DEBUG difference per delete,
@@ -282,7 +296,6 @@ class DifferenceReporter:
                     difference.detail,
                     extra={"b24shim_difference": difference},
                 )
-            telemetry.record_difference(difference)
             if self.on_difference is None:
                 continue
             try:

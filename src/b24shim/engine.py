@@ -306,7 +306,9 @@ class Engine:
                 sampled=sampled,
                 started=started,
             )
-        if self.item_known_missing():
+        # Asked inline first: item_known_missing is a call per delete, and while nothing was
+        # ever remembered and nothing is shared (the usual case), it can only say no.
+        if (self._item_missing_seen or self.shared is not None) and self.item_known_missing():
             return Plan(
                 index, lead_id, stage, LEGACY, fell_back=True, sampled=sampled, started=started
             )
@@ -347,6 +349,7 @@ class Engine:
         not_found = self.not_found
         if route is LEGACY:
             not_found.observe(reply.code, reply.raw, reply.http_status)
+        form = not_found.form
         found: list[Difference] = []
         if plan.fell_back:
             found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
@@ -356,7 +359,7 @@ class Engine:
                 plan.lead_id, plan.stage, route.route, reads, reply, outcome
             )
         if route is ITEM and outcome is not _ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply, not_found.form)
+            found += shape_differences(plan.lead_id, plan.stage, reply, form)
         gone = outcome is _DELETED or outcome is _ALREADY_ABSENT
         # Positional (in field order), with ok and method given, not derived: one result per
         # delete of a bulk job. The validators still check both.
@@ -371,11 +374,11 @@ class Engine:
             tuple(found),
             ok=gone,
             method=route.delete_method,
-            legacy_not_found=not_found.form,
+            legacy_not_found=form,
         )
-        if found:
-            self.reporter.report(found)
-        self.reporter.deleted(result, verified=verified, started=plan.started, finished=self.now())
+        self.reporter.concluded(
+            result, verified=verified, started=plan.started, finished=self.now()
+        )
         # Only the legacy route can be legacy by choice (an item stage never is).
         if route is LEGACY and plan.legacy_by_choice:
             _warn_legacy_once()

@@ -64,24 +64,17 @@ class Stage(str, enum.Enum):
     ITEM_VERIFIED = "item_verified"
     ITEM = "item"
 
+    def __init__(self, value: str) -> None:
+        # Attributes of each member, set once, not properties: every delete asks both, several
+        # times, and a property is a Python call each time.
+        #: True for the stages that check both read families around the delete.
+        self.verified: bool = value in ("legacy_verified", "item_verified")
+        #: True for the stages whose delete goes through ``crm.item.delete``.
+        self.uses_item: bool = value in ("item_verified", "item")
+
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def verified(self) -> bool:
-        """True for the stages that check both read families around the delete."""
-        return self in _VERIFIED_STAGES
-
-    @property
-    def uses_item(self) -> bool:
-        """True for the stages whose delete goes through ``crm.item.delete``."""
-        return self in _ITEM_STAGES
-
-
-# Module constants, not Stage.X in the properties: an enum member looked up on its class costs
-# more than the whole test, and every delete asks both.
-_VERIFIED_STAGES = (Stage.LEGACY_VERIFIED, Stage.ITEM_VERIFIED)
-_ITEM_STAGES = (Stage.ITEM_VERIFIED, Stage.ITEM)
 
 FlagProvider = Callable[[int], Stage | str]
 StageSource = Stage | str | FlagProvider
@@ -165,7 +158,8 @@ class StagePolicy:
         """The stage that applies to ``lead_id``, and whether ``item_percent`` decided it."""
         if self.kill_switch:
             return _CHOICE_OF[Stage.LEGACY]
-        wanted = self._configured(lead_id)
+        source = self.stage
+        wanted = source if isinstance(source, Stage) else self._configured(lead_id)
         # A bucket is 0..99: at 100% no lead is held back, and the crc32 is not needed.
         percent = self.item_percent
         if percent < 100 and wanted in _LEGACY_OF and bucket_of(lead_id) >= percent:

@@ -47,9 +47,9 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock."""
 
-    def time(self) -> float:
-        """Now, in Unix seconds."""
-        return time.time()
+    #: Now, in Unix seconds: ``time.time`` itself, not a method calling it (the engine reads
+    #: the clock twice per delete, and a Python call costs more than the read).
+    time = staticmethod(time.time)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``."""

@@ -128,7 +128,7 @@ def _get() -> _Instruments | None:
 def record_delete(
     result: DeleteResult, *, verified: bool, started: float | None, finished: float
 ) -> None:
-    """Count one concluded delete, time it and make its span.
+    """Count one concluded delete and its differences, time it and make its span.
 
     Args:
         verified: the verification checks ran for it.
@@ -153,6 +153,8 @@ def record_delete(
         )
         if started is not None:
             instruments.duration.record(max(0.0, finished - started), {"b24shim.route": route})
+        for difference in result.differences:
+            _count(instruments, difference)
     if not traced:
         return
     attributes: dict[str, Any] = {
@@ -175,10 +177,14 @@ def record_delete(
 
 
 def record_difference(difference: Difference) -> None:
-    """Count one difference."""
+    """Count one difference found outside a delete's result (those count with the delete)."""
     instruments = _instruments if _instruments is not None else _get()
     if instruments is None or not instruments.active()[0]:
         return
+    _count(instruments, difference)
+
+
+def _count(instruments: _Instruments, difference: Difference) -> None:
     instruments.differences.add(
         1,
         {
