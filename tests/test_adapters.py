@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 import requests
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 from responses import matchers
 
 from b24shim import Difference, LeadShim, OAuth, Stage
 from b24shim import adapters as adapters_module
 from b24shim.adapters import ShimAdapter, install
+from b24shim.adapters._calls import encode_json
 from b24shim.retry import NO_RETRY
 from conftest import WEBHOOK, WEBHOOK_CODE
 from portal_answers import ANSWERS, TIME
@@ -123,6 +126,38 @@ def test_an_id_php_casts_to_nothing_is_answered_as_invalid_without_a_request(
     assert response.content == php_json(INVALID_ID)
     assert response.reason == "Bad Request"
     assert len(portal.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'\xef\xbb\xbf{"id": 5}', '{"id": 5}'.encode("utf-16-le"), '{"id": 5}'.encode("utf-16")],
+    ids=["utf8-bom", "utf16-le", "utf16-bom"],
+)
+def test_a_json_body_php_cannot_read_carries_no_id(
+    portal: responses.RequestsMock, shim_session: requests.Session, body: bytes
+) -> None:
+    # PHP's json_decode reads neither a BOM nor UTF-16 (json.loads of bytes reads both): the
+    # portal sees no id, and so does the shim.
+    response = shim_session.post(
+        LEGACY_URL, data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.content == php_json(INVALID_ID)
+    assert len(portal.calls) == 0
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON_VALUES, max_size=6))
+def test_the_drop_ins_write_json_as_json_dumps_does(body: dict[str, Any]) -> None:
+    # encode_json keeps one C encoder instead of JSONEncoder.encode's new one per call: the
+    # bytes must stay json.dumps's, compact and UTF-8, as the portal writes them.
+    assert encode_json(body) == php_json(body)
 
 
 COERCIBLE = [("12abc", 12), ([5], 1), (True, 1), (1.9, 1), ("1e3", 1000)]

@@ -16,7 +16,7 @@ import attrs
 from b24shim.codes import ErrorCode, classify
 from b24shim.result import CallTime, ErrorInfo
 
-__all__ = ["Reply", "parse_batch", "parse_response", "protocol_error"]
+__all__ = ["Reply", "decode_json", "parse_batch", "parse_response", "protocol_error"]
 
 
 # Not frozen, for the reason Plan is not: one is built for every command of every batch, and a
@@ -124,7 +124,7 @@ _default_settings: Any = json.JSONDecoder()
 _scan = json.scanner.make_scanner(_default_settings)
 
 
-def _decode(content: bytes) -> object:
+def decode_json(content: bytes) -> object:
     """``json.loads(content)``, with less work for the portal's usual answer.
 
     The portal answers in UTF-8: an object's ``{`` first, not followed by the NUL byte a UTF-16
@@ -149,7 +149,7 @@ def _decode(content: bytes) -> object:
 def parse_response(status: int, content: bytes) -> Reply:
     """Turn an HTTP response into a reply."""
     try:
-        body = _decode(content)
+        body = decode_json(content)
     except RecursionError:
         # json nests by recursion: a body of 100,000 "[" exhausts the stack. No portal answer
         # nests like that.

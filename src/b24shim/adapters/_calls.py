@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import json.encoder
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
+from b24shim._envelope import decode_json
 from b24shim._php import parse_str, to_int
 from b24shim.async_shim import AsyncLeadShim
 from b24shim.credentials import Credentials, OAuth
@@ -59,18 +61,45 @@ INVALID_ID_ANSWER: tuple[int, dict[str, str]] = (
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: The Content-Type of the answers the drop-ins write, as the portal sends it.
 JSON_TYPE = "application/json; charset=utf-8"
-#: Headers of the caller's request that describe its old body, dropped when it is re-aimed.
-DROPPED_HEADERS = ("Content-Length", "Transfer-Encoding", "Content-Encoding", "Content-Type")
+#: Headers of the caller's request that describe its old body, dropped when it is re-aimed
+#: (lower-case: compare ``name.lower()``).
+DROPPED_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "content-encoding", "content-type"}
+)
 _AUTH_KEYS = ("auth", "access_token")
 _S = TypeVar("_S", LeadShim, AsyncLeadShim)
 
 
-# One encoder, made once: json.dumps with options builds a new one on every call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# One encoder, made once: json.dumps with options builds a new one on every call. Without a
+# circularity check: what the drop-ins encode is parameters and answers read from JSON or
+# built by the engine, which cannot hold a cycle.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+# JSONEncoder.encode makes the C encoder again on every call, which costs more than encoding
+# a delete's parameters; it is made here once, with the same settings. c_make_encoder is json's
+# own accelerator (undocumented, so looked up: None or absent where it is not compiled, and
+# encode() is used then).
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE: Callable[[object, int], tuple[str, ...]] | None = (
+    None
+    if _make_encoder is None
+    else _make_encoder(
+        None,  # no markers: no circularity check, as above
+        _ENCODER.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        _ENCODER.key_separator,
+        _ENCODER.item_separator,
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan, as json.dumps
+    )
+)
 
 
 def encode_json(body: object) -> bytes:
     """JSON the way the portal (and the emulator) sends it: compact, UTF-8."""
+    if _C_ENCODE is not None and isinstance(body, dict):
+        return "".join(_C_ENCODE(body, 0)).encode("utf-8")
     return _ENCODER.encode(body).encode("utf-8")
 
 
@@ -183,8 +212,16 @@ def params_of(body: object, headers: Mapping[str, str]) -> dict[str, Any]:
         raise Unreadable("a multipart body")
     if content_type == "application/json":
         try:
-            # PHP's json_decode reads UTF-8 only: other bytes are no parameters.
-            decoded = json.loads(body if isinstance(body, str) else bytes(body).decode())
+            # PHP's json_decode reads UTF-8 only: other bytes are no parameters. The usual
+            # body, an object, goes through decode_json (json.loads with less work); other
+            # bytes are decoded as UTF-8 first, as json.loads of bytes would sniff UTF-16 or
+            # skip a BOM, which PHP does not.
+            if isinstance(body, str):
+                decoded = json.loads(body)
+            else:
+                raw = bytes(body)
+                opens_object = raw[:1] == b"{" and raw[1:2] != b"\x00"
+                decoded = decode_json(raw) if opens_object else json.loads(raw.decode())
         except (ValueError, RecursionError):
             # The portal reads invalid JSON (and bytes that are not text) as no parameters,
             # and PHP's json_decode gives up past 512 levels of nesting the same way.

@@ -59,7 +59,7 @@ def _aimed(request: httpx.Request, call: Call, action: Forward | Send) -> httpx.
         action.method,
         keep_query=action.keep_query,
     )
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.title() not in DROPPED_HEADERS]
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in DROPPED_HEADERS]
     headers.append(("Content-Type", "application/json"))
     return httpx.Request(
         "POST",

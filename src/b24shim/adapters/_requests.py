@@ -133,11 +133,15 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         sent = requests.PreparedRequest()
         sent.method = "POST"
         sent.url = aimed_url(url, call, action.method, keep_query=action.keep_query)
-        sent.headers = request.headers.copy()
-        for header in DROPPED_HEADERS:
-            sent.headers.pop(header, None)
-        sent.headers["Content-Type"] = "application/json"
-        sent.headers["Content-Length"] = str(len(content))
+        # The caller's headers but those of its old body, picked in one pass: copying them and
+        # popping four would raise and catch a KeyError for each one absent.
+        headers = [
+            (name, value)
+            for name, value in request.headers.items()
+            if name.lower() not in DROPPED_HEADERS
+        ]
+        headers += (("Content-Type", "application/json"), ("Content-Length", str(len(content))))
+        sent.headers = requests.structures.CaseInsensitiveDict(headers)
         sent.body = content
         try:
             return super().send(sent, **kwargs)

@@ -42,7 +42,6 @@ __all__ = ["ShimHandler", "handler_for", "put_in_front"]
 # A context variable rather than a thread-local: the handler's own requests run in the same
 # context as the call they route, in a thread or in an executor of an event loop.
 _routing: contextvars.ContextVar[bool] = contextvars.ContextVar("b24shim_urllib", default=False)
-_DROPPED = {name.lower() for name in DROPPED_HEADERS}
 
 
 class _Source(Protocol):
@@ -164,10 +163,10 @@ def _aimed(req: urllib.request.Request, call: Call, action: Send) -> urllib.requ
         unverifiable=req.unverifiable,
     )
     for name, value in req.headers.items():
-        if name.lower() not in _DROPPED:
+        if name.lower() not in DROPPED_HEADERS:
             sent.add_header(name, value)
     for name, value in req.unredirected_hdrs.items():
-        if name.lower() not in _DROPPED and name.lower() != "host":
+        if name.lower() not in DROPPED_HEADERS and name.lower() != "host":
             sent.add_unredirected_header(name, value)
     sent.add_header("Content-Type", "application/json")
     return sent
