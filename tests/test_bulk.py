@@ -147,6 +147,19 @@ def test_a_generator_is_read_lazily_and_results_come_per_batch() -> None:
     assert len(read) == 51  # one chunk, plus the id that showed the chunk was full
 
 
+def test_a_bad_id_ahead_of_the_first_batch_is_answered_before_anything_is_sent() -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        portal = BatchPortal(mock, set(range(1, 200)))
+        results = LeadShim(WEBHOOK, stage="item").delete_leads(["abc", *range(1, 61)])
+        first = next(results)
+        assert first.outcome is Outcome.FAILED
+        assert first.error is not None
+        assert first.error.code is ErrorCode.INVALID_ID
+        assert portal.batches == []
+        assert sum(r.ok for r in results) == 60
+    assert [len(b) for b in portal.batches] == [50, 10]
+
+
 def test_a_batch_lost_after_sending_is_retried_and_reports_already_absent() -> None:
     with responses.RequestsMock() as mock:
         portal = BatchPortal(mock, {1, 2, 3})

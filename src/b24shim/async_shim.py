@@ -153,8 +153,9 @@ class AsyncLeadShim(EngineFacade):
                 if full is not None:
                     running.add(asyncio.ensure_future(run(full)))
                     await settle(concurrency - 1)
-                for result in job.ready():
-                    yield result
+                if job.maybe_ready:
+                    for result in job.ready():
+                        yield result
             last = job.finish()
             if last is not None:
                 running.add(asyncio.ensure_future(run(last)))

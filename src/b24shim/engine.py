@@ -350,16 +350,22 @@ class Engine:
         if route is LEGACY:
             not_found.observe(reply.code, reply.raw, reply.http_status)
         form = not_found.form
-        found: list[Difference] = []
-        if plan.fell_back:
-            found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
         verified = reads is not None and plan.verified
-        if reads is not None and verified:
-            found += verification_differences(
-                plan.lead_id, plan.stage, route.route, reads, reply, outcome
-            )
-        if route is ITEM and outcome is not _ALREADY_ABSENT:
-            found += shape_differences(plan.lead_id, plan.stage, reply, form)
+        if plan.fell_back or verified:
+            found: list[Difference] = []
+            if plan.fell_back:
+                found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
+            if reads is not None and verified:
+                found += verification_differences(
+                    plan.lead_id, plan.stage, route.route, reads, reply, outcome
+                )
+            if route is ITEM and outcome is not _ALREADY_ABSENT:
+                found += shape_differences(plan.lead_id, plan.stage, reply, form)
+            differences = tuple(found)
+        elif route is ITEM and outcome is not _ALREADY_ABSENT:  # every plain item delete
+            differences = tuple(shape_differences(plan.lead_id, plan.stage, reply, form))
+        else:
+            differences = ()
         gone = outcome is _DELETED or outcome is _ALREADY_ABSENT
         # Positional (in field order), with ok and method given, not derived: one result per
         # delete of a bulk job. The validators still check both.
@@ -371,7 +377,7 @@ class Engine:
             None if gone else reply.error,
             reply.time,
             reply.raw,
-            tuple(found),
+            differences,
             ok=gone,
             method=route.delete_method,
             legacy_not_found=form,
@@ -623,6 +629,10 @@ class Job:
         self._count = 0
         #: The error that stopped the job, once one did.
         self.stopped: ErrorInfo | None = None
+        #: False when :meth:`ready` certainly has nothing: no result came in since it was last
+        #: asked. A loop that adds every input may skip the call then (most inputs of a bulk
+        #: job only join a chunk).
+        self.maybe_ready = False
 
     def add(self, value: object) -> list[Plan] | None:
         """Take the next input; returns a full chunk to run now, when there is one."""
@@ -631,10 +641,12 @@ class Job:
             plan = self._engine.plan(parse_lead_id(value), index)
         except InvalidLeadId as exc:
             self._waiting.append(self._engine.rejected(value, exc))
+            self.maybe_ready = True
             return None
         self._waiting.append(plan)
         if self.stopped is not None:
             self._done[index] = self._engine.not_sent(plan, self.stopped)
+            self.maybe_ready = True
             return None
         return self._chunker.add(plan)
 
@@ -645,6 +657,7 @@ class Job:
     def finished(self, results: Mapping[int, DeleteResult]) -> None:
         """Take a chunk's results (by plan index); stop the job if one says so."""
         self._done.update(results)
+        self.maybe_ready = True
         self.stopped = self.stopped or _job_stopping_error(results.values())
         if self.stopped is not None:
             for unsent in self._chunker.drain():
@@ -654,6 +667,7 @@ class Job:
 
     def ready(self) -> Sequence[DeleteResult]:
         """The results next in input order that are known now, taken out of the job."""
+        self.maybe_ready = False
         waiting, done = self._waiting, self._done
         if not waiting:
             return ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,6 +86,18 @@ def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_TIME_FIELDS = operator.itemgetter(
+    "start",
+    "finish",
+    "duration",
+    "processing",
+    "date_start",
+    "date_finish",
+    "operating",
+    "operating_reset_at",
+)
+
+
 @attrs.frozen
 class CallTime:
     """The portal's ``time`` block, field for field (None where the portal left it out)."""
@@ -101,20 +114,33 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
-        get = block.get  # read for every answer: positional, one bound lookup
-        start, finish = get("start"), get("finish")
-        duration, processing = get("duration"), get("processing")
-        date_start, date_finish = get("date_start"), get("date_finish")
+        # Read for every command of every batch: the portal's usual block has all eight
+        # fields, taken in one call; a block without some is read field by field.
+        try:
+            (
+                start,
+                finish,
+                duration,
+                processing,
+                date_start,
+                date_finish,
+                operating,
+                reset_at,
+            ) = _TIME_FIELDS(block)
+        except KeyError:
+            get = block.get
+            start, finish = get("start"), get("finish")
+            duration, processing = get("duration"), get("processing")
+            date_start, date_finish = get("date_start"), get("date_finish")
+            operating, reset_at = get("operating"), get("operating_reset_at")
         # _optional_float's two usual cases inlined (the portal sends 0, an int, as often as a
-        # float): this runs for every command of every batch.
-        operating = get("operating")
+        # float).
         if type(operating) is float:
             operating = operating if operating - operating == 0.0 else None
         elif type(operating) is int and -_FLOAT_SAFE < operating < _FLOAT_SAFE:
             operating = float(operating)
         else:
             operating = _optional_float(operating)
-        reset_at = get("operating_reset_at")
         # The portal's usual block (finite floats, an int reset time, date strings) is taken as
         # it is; any other value goes through the lenient readers.
         if (

@@ -159,7 +159,8 @@ class LeadShim(EngineFacade):
             full = job.add(value)
             if full is not None:
                 job.finished(self._drive(engine.chunk(full)))
-            yield from job.ready()
+            if job.maybe_ready:
+                yield from job.ready()
         last = job.finish()
         if last is not None:
             job.finished(self._drive(engine.chunk(last)))

@@ -80,6 +80,25 @@ def test_bulk_with_batches_in_flight_keeps_one_result_per_id_in_input_order(
     assert len(batches) == 9  # ceil(421 / 50): one batch per 50 lead ids
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_bad_id_ahead_of_the_first_batch_is_answered_before_anything_is_sent(
+    b24_emulator: Emulator, concurrency: int
+) -> None:
+    leads = [b24_emulator.add_lead() for _ in range(60)]
+
+    async def main() -> tuple[Outcome, int, int]:
+        async with AsyncLeadShim(
+            b24_emulator.admin_webhook, stage="item", rate_limit=None, retry=FAST_RETRY
+        ) as shim:
+            results = shim.delete_leads(["abc", *leads], concurrency=concurrency)
+            first = await anext(results)
+            sent_before = len(b24_emulator.requests)
+            rest = [r async for r in results]
+            return first.outcome, sent_before, sum(r.ok for r in rest)
+
+    assert asyncio.run(main()) == (Outcome.FAILED, 0, 60)
+
+
 def test_a_session_passed_in_is_used_and_stays_open(b24_emulator: Emulator) -> None:
     async def main() -> tuple[Route, bool]:
         async with aiohttp.ClientSession() as client:
