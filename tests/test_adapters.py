@@ -263,6 +263,27 @@ def test_every_way_of_sending_the_id_is_understood(
     assert response.json() == {"result": True, "time": TIME}
 
 
+def test_the_routed_call_keeps_the_callers_headers_and_describes_its_own_body(
+    portal: responses.RequestsMock,
+) -> None:
+    expect_delete(portal, "item", 5, "deleted")
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim("item")))
+        session.headers["X-Integration"] = "legacy-42"
+        response = session.post(LEGACY_URL, data={"id": "5"})  # a form body, routed as JSON
+    assert response.status_code == 200
+    sent = portal.calls[0].request
+    body = b'{"entityTypeId":1,"id":5}'
+    assert sent.body == body
+    assert sent.headers["X-Integration"] == "legacy-42"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Content-Length"] == str(len(body))
+    assert "application/x-www-form-urlencoded" not in str(sent.headers)
+    # The caller's response carries the caller's request, untouched.
+    assert response.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert response.request.body == "id=5"
+
+
 def test_a_streamed_answer_reads_like_the_portals(portal: responses.RequestsMock) -> None:
     expect_delete(portal, "item", 5, "deleted")
     with requests.Session() as session:

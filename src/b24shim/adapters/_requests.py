@@ -133,15 +133,19 @@ class ShimAdapter(requests.adapters.HTTPAdapter):
         sent = requests.PreparedRequest()
         sent.method = "POST"
         sent.url = aimed_url(url, call, action.method, keep_query=action.keep_query)
-        # The caller's headers but those of its old body, picked in one pass: copying them and
-        # popping four would raise and catch a KeyError for each one absent.
-        headers = [
-            (name, value)
+        # The caller's headers but those of its old body, picked in one pass (copying them and
+        # popping four would raise and catch a KeyError for each one absent), into a plain
+        # dict: HTTPAdapter.send and urllib3 only iterate the headers and test
+        # "Content-Length" in them, spelled as here, and a CaseInsensitiveDict would cost a
+        # Python call per header. The response keeps the caller's request, not this one.
+        headers = {
+            name: value
             for name, value in request.headers.items()
             if name.lower() not in DROPPED_HEADERS
-        ]
-        headers += (("Content-Type", "application/json"), ("Content-Length", str(len(content))))
-        sent.headers = requests.structures.CaseInsensitiveDict(headers)
+        }
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(content))
+        sent.headers = headers  # type: ignore[assignment]
         sent.body = content
         try:
             return super().send(sent, **kwargs)
