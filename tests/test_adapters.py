@@ -284,6 +284,35 @@ def test_the_routed_call_keeps_the_callers_headers_and_describes_its_own_body(
     assert response.request.body == "id=5"
 
 
+# A time block as PHP writes it, in forms json.dumps would write otherwise (1.0e-5, 0.0).
+PHP_TIME = (
+    b'{"start":1764583200.0125,"finish":1764583200.0127,"duration":2.0e-4,"processing":1.0e-5,'
+    b'"date_start":"2026-12-01T10:00:00+03:00","date_finish":"2026-12-01T10:00:00+03:00",'
+    b'"operating_reset_at":1764583800,"operating":0.0}'
+)
+
+
+@pytest.mark.parametrize(
+    ("tail", "legacy"),
+    [
+        # The portal's envelope and nothing else: its own bytes, with true.
+        (b"}", b'{"result":true,"time":' + PHP_TIME + b"}"),
+        # More in it: the legacy shape, as to_legacy() gives it.
+        (b',"total":0}', php_json({"result": True, "time": json.loads(PHP_TIME)})),
+    ],
+    ids=["envelope", "more-in-it"],
+)
+def test_a_routed_success_answers_with_the_portals_own_time_block(
+    portal: responses.RequestsMock, tail: bytes, legacy: bytes
+) -> None:
+    portal.post(ITEM_URL, body=b'{"result":[],"time":' + PHP_TIME + tail)
+    with requests.Session() as session:
+        session.mount("https://", ShimAdapter(make_shim("item")))
+        response = session.post(LEGACY_URL, json={"id": 5})
+    assert response.status_code == 200
+    assert response.content == legacy
+
+
 def test_a_streamed_answer_reads_like_the_portals(portal: responses.RequestsMock) -> None:
     expect_delete(portal, "item", 5, "deleted")
     with requests.Session() as session:

@@ -33,7 +33,7 @@ from b24shim.async_shim import AsyncLeadShim
 from b24shim.engine import Wait
 from b24shim.errors import InvalidLeadId
 from b24shim.ids import parse_lead_id
-from b24shim.result import DeleteResult
+from b24shim.result import DeleteResult, Outcome, Route
 from b24shim.routes import LEGACY
 from b24shim.shim import LeadShim
 from b24shim.transport import batch_params, not_answered
@@ -217,6 +217,7 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
             )
         return Answer()
     deletes = engine.delete(plan)
+    content = b""
     while (step := deletes.next_step()) is not None:
         if isinstance(step, Wait):
             yield Sleep(step.seconds)
@@ -246,6 +247,30 @@ def _delete_flow(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool) -> 
             result.outcome.value,
             extra={"b24shim_lead_id": lead_id},
         )
+    return _legacy_answer(result, content)
+
+
+#: How the portal's answer to a successful crm.item.delete opens, and crm.lead.delete's.
+_ITEM_DELETED = b'{"result":[],"time":{'
+_LEGACY_DELETED = b'{"result":true,"time":{'
+
+
+def _legacy_answer(result: DeleteResult, content: bytes) -> Answer:
+    """What ``crm.lead.delete`` would have answered, for a delete's result and last answer.
+
+    A plain success (the portal's envelope ``{"result":[],"time":{...}}`` and nothing else) is
+    the same envelope with ``true``: the rest is the portal's own bytes, as the legacy method
+    writes them, not the time block encoded again. Anything else is ``to_legacy()`` as JSON.
+    """
+    raw = result.raw
+    if (
+        result.outcome is Outcome.DELETED
+        and result.route is Route.ITEM
+        and content.startswith(_ITEM_DELETED)
+        and len(raw) == 2
+        and type(raw.get("time")) is dict
+    ):
+        return Answer(200, _LEGACY_DELETED + content[len(_ITEM_DELETED) :])
     status, answer = result.to_legacy()
     return Answer(status, encode_json(answer))
 
