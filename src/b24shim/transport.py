@@ -149,6 +149,7 @@ class Transport:
         # The shim's own session is sent through its adapter directly: no second Session
         # layer (cookies, hooks, settings merging) that a portal call never needs.
         self._direct: requests.adapters.BaseAdapter | None = None
+        self._prepared_urls: dict[str, str] = {}  # URL -> prepared, per method called
         if session is None:
             session = _own_session()
             self._direct = session.get_adapter(credentials.base_url)
@@ -228,6 +229,14 @@ class Transport:
             after_refresh(credentials, self.portal)
             return None
 
+    def _prepare_url(self, url: str) -> str:
+        """``url`` as ``PreparedRequest.prepare_url`` writes it, kept for the next call."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, None)
+        assert prepared.url is not None  # prepare_url sets it or raises
+        self._prepared_urls[url] = prepared.url
+        return prepared.url
+
     def _request_tokens(self, credentials: OAuth) -> Reply | None:
         try:
             response = self.session.get(
@@ -255,8 +264,15 @@ class Transport:
             # Never follow a redirect: requests would re-post the body (auth included) to
             # whatever host the Location names, and trust its answer.
             if self._direct is not None and self.session.get_adapter(url) is self._direct:
+                # prepare() piece by piece: the URL (the same for every call of a method) is
+                # prepared once; no auth (the portal's address never holds a user, the
+                # credentials rebuild it from the host), no cookies (none are sent). A
+                # third of prepare()'s cost, per request of a bulk job.
                 prepared = requests.PreparedRequest()
-                prepared.prepare(method="POST", url=url, headers=self.session.headers, json=body)
+                prepared.method = "POST"
+                prepared.url = self._prepared_urls.get(url) or self._prepare_url(url)
+                prepared.prepare_headers(self.session.headers)
+                prepared.prepare_body(None, None, body)
                 response = self._direct.send(
                     prepared,
                     timeout=self.timeout,
