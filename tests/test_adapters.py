@@ -53,6 +53,13 @@ def make_shim(stage: str | Stage = "legacy", **kwargs: Any) -> LeadShim:
     return LeadShim(WEBHOOK, stage=stage, rate_limit=None, retry=NO_RETRY, **kwargs)
 
 
+def routed_session(stage: str | Stage = "legacy", **kwargs: Any) -> requests.Session:
+    """A session with a ShimAdapter mounted for the portal, its shim at ``stage``."""
+    session = requests.Session()
+    session.mount("https://", ShimAdapter(make_shim(stage, **kwargs)))
+    return session
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_installation() -> Iterator[None]:
     yield
@@ -66,8 +73,7 @@ def route(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def shim_session(route: str) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(route)))
+    with routed_session(route) as session:
         yield session
 
 
@@ -171,8 +177,7 @@ def test_at_a_legacy_stage_a_coercible_id_goes_to_the_portal_unchanged_and_is_re
     # DESIGN 6: legacy stages behave as legacy, observed.
     portal.post(LEGACY_URL, body=b'{"result":true}', content_type="application/json")
     found: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+    with routed_session(stage, on_difference=found.append) as session:
         response = session.post(LEGACY_URL, json={"id": value})
     assert response.content == b'{"result":true}'
     assert json.loads(portal.calls[0].request.body) == {"id": value}  # byte for byte
@@ -186,8 +191,7 @@ def test_at_an_item_stage_a_coercible_id_is_refused_without_a_request_and_is_rec
     portal: responses.RequestsMock, stage: str, value: object, coerced: int
 ) -> None:
     found: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+    with routed_session(stage, on_difference=found.append) as session:
         response = session.post(LEGACY_URL, json={"id": value})
     assert (response.status_code, response.content) == (400, php_json(INVALID_ID))
     assert len(portal.calls) == 0
@@ -206,8 +210,7 @@ def test_a_coercible_id_in_a_batch_follows_the_stage(
         json={"result": {"result": {"a": True}, "result_error": [], "result_time": []}},
     )
     found: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(stage, on_difference=found.append)))
+    with routed_session(stage, on_difference=found.append) as session:
         session.post(BATCH_URL, json={"cmd": {"a": "crm.lead.delete?id=12abc"}})
     body = json.loads(portal.calls[0].request.body)
     # At an item stage the command becomes id=0, which the portal answers as an invalid id.
@@ -223,8 +226,7 @@ def test_the_invalid_id_answer_is_the_portals_own(
     portal.post(LEGACY_URL, status=status, body=php_json(body))
     with requests.Session() as plain:
         real = plain.post(LEGACY_URL, json={"id": 0})
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         answered = session.post(LEGACY_URL, json={"id": "7abc"})
     assert (answered.status_code, answered.content) == (real.status_code, real.content)
 
@@ -256,8 +258,7 @@ def test_every_way_of_sending_the_id_is_understood(
     portal: responses.RequestsMock, send: Any, lead_id: int
 ) -> None:
     expect_delete(portal, "item", lead_id, "deleted")
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = send(session)
     assert response.status_code == 200
     assert response.json() == {"result": True, "time": TIME}
@@ -267,8 +268,7 @@ def test_the_routed_call_keeps_the_callers_headers_and_describes_its_own_body(
     portal: responses.RequestsMock,
 ) -> None:
     expect_delete(portal, "item", 5, "deleted")
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         session.headers["X-Integration"] = "legacy-42"
         response = session.post(LEGACY_URL, data={"id": "5"})  # a form body, routed as JSON
     assert response.status_code == 200
@@ -306,8 +306,7 @@ def test_a_routed_success_answers_with_the_portals_own_time_block(
     portal: responses.RequestsMock, tail: bytes, legacy: bytes
 ) -> None:
     portal.post(ITEM_URL, body=b'{"result":[],"time":' + PHP_TIME + tail)
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = session.post(LEGACY_URL, json={"id": 5})
     assert response.status_code == 200
     assert response.content == legacy
@@ -315,8 +314,7 @@ def test_a_routed_success_answers_with_the_portals_own_time_block(
 
 def test_a_streamed_answer_reads_like_the_portals(portal: responses.RequestsMock) -> None:
     expect_delete(portal, "item", 5, "deleted")
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = session.post(LEGACY_URL, json={"id": 5}, stream=True)
         content = b"".join(response.iter_content(7))
     assert content == php_json({"result": True, "time": TIME})
@@ -331,16 +329,14 @@ def test_the_portal_address_is_compared_as_an_address(portal: responses.Requests
         json=ANSWERS["deleted"]["item"][1],
         match=[matchers.json_params_matcher({"entityTypeId": 1, "id": 5}, strict_match=True)],
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         assert session.post(url, json={"id": 5}).json()["result"] is True
 
 
 def test_the_item_route_reports_its_differences(portal: responses.RequestsMock) -> None:
     expect_delete(portal, "item", 5, "deleted")
     seen: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item", on_difference=seen.append)))
+    with routed_session("item", on_difference=seen.append) as session:
         session.post(LEGACY_URL, json={"id": 5})
     assert [d.kind for d in seen] == ["result_shape"]
 
@@ -350,8 +346,7 @@ def test_the_legacy_stage_passes_the_request_through_byte_for_byte(
 ) -> None:
     odd = b'{"result": true, "time": {"start": 1705764932.998683, "date_start": "2024"}}'
     portal.post(LEGACY_URL, body=odd, headers={"X-Bitrix-Times": "1"})
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("legacy")))
+    with routed_session("legacy") as session:
         response = session.post(
             LEGACY_URL,
             data=b'{"id":5,"extra":"\\u00e9"}',
@@ -380,8 +375,7 @@ def test_the_verified_stages_answer_like_legacy(portal: responses.RequestsMock) 
             "time": TIME,
         },
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item_verified")))
+    with routed_session("item_verified") as session:
         response = session.post(LEGACY_URL, json={"id": 5})
     assert (response.status_code, response.content) == (
         200,
@@ -395,8 +389,7 @@ def test_system_errors_keep_their_status_and_body(portal: responses.RequestsMock
         "error_description": "Method is blocked due to operation time limit.",
     }
     portal.post(ITEM_URL, status=429, json=body)
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = session.post(LEGACY_URL, json={"id": 5})
     assert (response.status_code, response.content) == (429, php_json(body))
 
@@ -416,10 +409,8 @@ def test_a_failed_connection_is_the_exception_legacy_code_would_see(
     expected: type[Exception],
 ) -> None:
     portal.post(ITEM_URL if route == "item" else LEGACY_URL, body=raised)
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(route)))
-        with pytest.raises(expected) as info:
-            session.post(LEGACY_URL, json={"id": 5})
+    with routed_session(route) as session, pytest.raises(expected) as info:
+        session.post(LEGACY_URL, json={"id": 5})
     if route == "item":
         assert "b24shim: crm.item.delete of lead 5 failed before an answer" in str(info.value)
         assert WEBHOOK_CODE not in str(info.value)
@@ -445,10 +436,11 @@ def test_a_delete_that_got_no_answer_is_recorded_as_unknown(
     url = ITEM_URL if route == "item" else LEGACY_URL
     portal.post(url, body=requests.ConnectionError(f"reset by {WEBHOOK}"))
     recorder = _Recorder()
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim(route, on_difference=recorder)))
-        with pytest.raises(requests.ConnectionError):
-            session.post(LEGACY_URL, json={"id": 5})
+    with (
+        routed_session(route, on_difference=recorder) as session,
+        pytest.raises(requests.ConnectionError),
+    ):
+        session.post(LEGACY_URL, json={"id": 5})
     (result,) = recorder.deletes
     assert (result.lead_id, result.outcome.value, result.error.code.value) == (
         5,
@@ -491,10 +483,11 @@ def test_a_streamed_body_passes_through(
     portal: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     portal.post(LEGACY_URL, json={"result": True})
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
-        with caplog.at_level(logging.INFO, logger="b24shim.adapters"):
-            session.post(LEGACY_URL, data=iter([b"id=5"]))
+    with (
+        routed_session("item") as session,
+        caplog.at_level(logging.INFO, logger="b24shim.adapters"),
+    ):
+        session.post(LEGACY_URL, data=iter([b"id=5"]))
     assert "a streamed body cannot be read here" in caplog.text
     assert WEBHOOK_CODE not in caplog.text
 
@@ -731,8 +724,7 @@ def test_batch_deletes_are_rewritten_and_answered_as_legacy(
             },
         ),
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = session.post(
             BATCH_URL,
             json={
@@ -828,8 +820,7 @@ def test_form_and_query_batches_are_understood(portal: responses.RequestsMock) -
         ],
         json=batch_answer({"x": []}, {}),
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item_verified")))
+    with routed_session("item_verified") as session:
         response = session.get(
             BATCH_URL, params={"CMD[x]": "crm.lead.delete?id=5", "HALT": "1", "auth": "abc"}
         )
@@ -860,8 +851,7 @@ def test_a_form_body_batch_is_sent_once_as_json(portal: responses.RequestsMock) 
         },
     )
     seen: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item", on_difference=seen.append)))
+    with routed_session("item", on_difference=seen.append) as session:
         response = session.post(
             BATCH_URL, data={"cmd[0]": "crm.lead.delete?id=5", "cmd[1]": "crm.lead.list"}
         )
@@ -881,8 +871,7 @@ def test_halt_stops_where_the_portal_stopped(portal: responses.RequestsMock) -> 
         BATCH_URL,
         json=batch_answer({}, {"a": NOT_FOUND_ITEM}),  # b did not run
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item_verified")))
+    with routed_session("item_verified") as session:
         response = session.post(
             BATCH_URL,
             json={"halt": True, "cmd": {"a": "crm.lead.delete?id=5", "b": "crm.lead.delete?id=6"}},
@@ -903,10 +892,11 @@ def test_a_referenced_delete_stays_on_legacy(
         body=answer,
         match=[matchers.json_params_matcher({"cmd": commands}, strict_match=True)],
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
-        with caplog.at_level(logging.INFO, logger="b24shim.adapters"):
-            response = session.post(BATCH_URL, json={"cmd": commands})
+    with (
+        routed_session("item") as session,
+        caplog.at_level(logging.INFO, logger="b24shim.adapters"),
+    ):
+        response = session.post(BATCH_URL, json={"cmd": commands})
     assert response.content == answer
     assert "other commands refer to its answer" in caplog.text
 
@@ -923,10 +913,11 @@ def test_verification_reads_stop_at_fifty_commands(
         match=[matchers.json_params_matcher({"cmd": expected}, strict_match=True)],
         json=batch_answer({"del": []}, {}),
     )
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item_verified")))
-        with caplog.at_level(logging.INFO, logger="b24shim.adapters"):
-            response = session.post(BATCH_URL, json={"cmd": commands})
+    with (
+        routed_session("item_verified") as session,
+        caplog.at_level(logging.INFO, logger="b24shim.adapters"),
+    ):
+        response = session.post(BATCH_URL, json={"cmd": commands})
     assert response.json()["result"]["result"] == {"del": True}
     assert "no room for verification reads within 50 commands" in caplog.text
 
@@ -942,8 +933,7 @@ def test_a_portal_without_the_item_api_falls_back_after_the_batch(
         match=[matchers.json_params_matcher({"id": 5})],
     )
     seen: list[Difference] = []
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item", on_difference=seen.append)))
+    with routed_session("item", on_difference=seen.append) as session:
         response = session.post(
             BATCH_URL, json={"cmd": {"a": "crm.lead.delete?id=5", "b": "crm.lead.get?id=6"}}
         )
@@ -959,8 +949,7 @@ def test_a_batch_without_deletes_or_that_failed_passes_through(
     limit = b'{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}'
     portal.post(BATCH_URL, status=503, body=limit)
     portal.post(BATCH_URL, body=b'{"result": {"result": {"a": []}}}')
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         failed = session.post(BATCH_URL, json={"cmd": {"a": "crm.lead.delete?id=5"}})
         other = session.post(BATCH_URL, json={"cmd": {"a": "crm.lead.list"}})
     assert (failed.status_code, failed.content) == (503, limit)
@@ -973,8 +962,7 @@ def test_a_streamed_routed_delete_reads_the_legacy_answer_from_raw(
 ) -> None:
     # Legacy code that asks for stream=True and reads response.raw gets the legacy body.
     expect_delete(portal, "item", 5, "deleted")
-    with requests.Session() as session:
-        session.mount("https://", ShimAdapter(make_shim("item")))
+    with routed_session("item") as session:
         response = session.post(LEGACY_URL, json={"id": 5}, stream=True)
         body = response.raw.read()
     status, legacy = LEGACY_ANSWER["item"]["deleted"]
