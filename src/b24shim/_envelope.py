@@ -16,7 +16,7 @@ import attrs
 from b24shim.codes import ErrorCode, classify
 from b24shim.result import CallTime, ErrorInfo
 
-__all__ = ["Reply", "decode_json", "parse_batch", "parse_response", "protocol_error"]
+__all__ = ["Reply", "decode_json", "decode_text", "parse_batch", "parse_response", "protocol_error"]
 
 
 # Not frozen, for the reason Plan is not: one is built for every command of every batch, and a
@@ -124,6 +124,18 @@ _default_settings: Any = json.JSONDecoder()
 _scan = json.scanner.make_scanner(_default_settings)
 
 
+def decode_text(text: str) -> object:
+    """``json.loads(text)``, the value handed straight to the stdlib's scanner when it is the
+    whole text (json.loads reads or raises everything else, exactly as before)."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)  # the same error, worded by json
+    if end == len(text):
+        return value
+    return json.loads(text)  # trailing whitespace is fine, anything else an error
+
+
 def decode_json(content: bytes) -> object:
     """``json.loads(content)``, with less work for the portal's usual answer.
 
@@ -135,14 +147,8 @@ def decode_json(content: bytes) -> object:
     which reads it or raises exactly as before.
     """
     if content[:1] == b"{" and content[1:2] != b"\x00":
-        text = content.decode("utf-8")  # not UTF-8: UnicodeDecodeError, as json.loads raises
-        try:
-            value, end = _scan(text, 0)
-        except (StopIteration, ValueError):
-            return json.loads(text)  # the same error, worded by json
-        if end == len(text):
-            return value
-        return json.loads(text)  # trailing whitespace is fine, anything else an error
+        # Not UTF-8: UnicodeDecodeError, as json.loads raises.
+        return decode_text(content.decode("utf-8"))
     return json.loads(content)
 
 
@@ -209,10 +215,7 @@ def parse_batch(envelope: Reply, keys: list[str]) -> dict[str, Reply]:
                 # Each command's time block is read once, here; everything after (the pacer,
                 # the result) uses this CallTime.
                 raw = {"result": result, "time": block}
-                # The decoded block is a dict: CallTime read here, not through _time_of (one
-                # Python call less per command of every batch).
-                time = CallTime.from_json(block) if type(block) is dict else _time_of(block)
-                replies[key] = Reply(result, None, time, raw)
+                replies[key] = Reply(result, None, _time_of(block), raw)
         elif key in errors and key in results:
             # The portal puts a command in one map or the other; in both, the answer
             # contradicts itself and the command may or may not have run.

@@ -216,8 +216,7 @@ class Chunker:
             routes = self.routes | mine
         else:  # no new route to read: the set stays as it is
             mine, routes = _NO_ROUTES, self.routes
-        capacity = chunk_capacity(True, len(routes)) if routes else BATCH_LIMIT
-        if len(self.pending) + 1 > capacity:
+        if len(self.pending) + 1 > chunk_capacity(bool(routes), len(routes)):
             full, self.pending, self.routes = self.pending, [plan], mine
             return full
         self.pending.append(plan)

@@ -306,9 +306,7 @@ class Engine:
                 sampled=sampled,
                 started=started,
             )
-        # Asked inline first: item_known_missing is a call per delete, and while nothing was
-        # ever remembered and nothing is shared (the usual case), it can only say no.
-        if (self._item_missing_seen or self.shared is not None) and self.item_known_missing():
+        if self.item_known_missing():
             return Plan(
                 index, lead_id, stage, LEGACY, fell_back=True, sampled=sampled, started=started
             )
@@ -351,21 +349,15 @@ class Engine:
             not_found.observe(reply.code, reply.raw, reply.http_status)
         form = not_found.form
         verified = reads is not None and plan.verified
-        if plan.fell_back or verified:
-            found: list[Difference] = []
-            if plan.fell_back:
-                found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
-            if reads is not None and verified:
-                found += verification_differences(
-                    plan.lead_id, plan.stage, route.route, reads, reply, outcome
-                )
-            if route is ITEM and outcome is not _ALREADY_ABSENT:
-                found += shape_differences(plan.lead_id, plan.stage, reply, form)
-            differences = tuple(found)
-        elif route is ITEM and outcome is not _ALREADY_ABSENT:  # every plain item delete
-            differences = tuple(shape_differences(plan.lead_id, plan.stage, reply, form))
-        else:
-            differences = ()
+        found: list[Difference] = []
+        if plan.fell_back:
+            found.append(fallback_difference(plan.lead_id, plan.stage, plan.item_reply))
+        if reads is not None and verified:
+            found += verification_differences(
+                plan.lead_id, plan.stage, route.route, reads, reply, outcome
+            )
+        if route is ITEM and outcome is not _ALREADY_ABSENT:
+            found += shape_differences(plan.lead_id, plan.stage, reply, form)
         gone = outcome is _DELETED or outcome is _ALREADY_ABSENT
         # Positional (in field order), with ok and method given, not derived: one result per
         # delete of a bulk job. The validators still check both.
@@ -377,7 +369,7 @@ class Engine:
             None if gone else reply.error,
             reply.time,
             reply.raw,
-            differences,
+            tuple(found),
             ok=gone,
             method=route.delete_method,
             legacy_not_found=form,

@@ -158,8 +158,7 @@ class StagePolicy:
         """The stage that applies to ``lead_id``, and whether ``item_percent`` decided it."""
         if self.kill_switch:
             return _CHOICE_OF[Stage.LEGACY]
-        source = self.stage
-        wanted = source if isinstance(source, Stage) else self._configured(lead_id)
+        wanted = self._configured(lead_id)
         # A bucket is 0..99: at 100% no lead is held back, and the crc32 is not needed.
         percent = self.item_percent
         if percent < 100 and wanted in _LEGACY_OF and bucket_of(lead_id) >= percent:

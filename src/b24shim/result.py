@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import math
-import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,33 +101,12 @@ class CallTime:
     @classmethod
     def from_json(cls, block: Mapping[str, object]) -> CallTime:
         """Read a ``time`` block leniently: a field of the wrong type becomes None."""
-        # Read for every command of every batch: the portal's usual block has all eight
-        # fields, taken in one call; a block without some is read field by field.
-        try:
-            (
-                start,
-                finish,
-                duration,
-                processing,
-                date_start,
-                date_finish,
-                operating,
-                reset_at,
-            ) = _TIME_FIELDS(block)
-        except KeyError:
-            get = block.get
-            start, finish = get("start"), get("finish")
-            duration, processing = get("duration"), get("processing")
-            date_start, date_finish = get("date_start"), get("date_finish")
-            operating, reset_at = get("operating"), get("operating_reset_at")
-        # _optional_float's two usual cases inlined (the portal sends 0, an int, as often as a
-        # float).
-        if type(operating) is float:
-            operating = operating if operating - operating == 0.0 else None
-        elif type(operating) is int and -_FLOAT_SAFE < operating < _FLOAT_SAFE:
-            operating = float(operating)
-        else:
-            operating = _optional_float(operating)
+        get = block.get  # read for every answer: positional, one bound lookup
+        start, finish = get("start"), get("finish")
+        duration, processing = get("duration"), get("processing")
+        date_start, date_finish = get("date_start"), get("date_finish")
+        operating = _optional_float(get("operating"))  # the portal sends 0, an int, as often
+        reset_at = get("operating_reset_at")
         # The portal's usual block (finite floats, an int reset time, date strings) is taken as
         # it is; any other value goes through the lenient readers.
         if (
@@ -156,10 +134,6 @@ class CallTime:
             operating,
             _optional_timestamp(reset_at),
         )
-
-
-# The portal's names are the fields' own, in the same order: one itemgetter reads them all.
-_TIME_FIELDS = operator.itemgetter(*(field.name for field in attrs.fields(CallTime)))
 
 
 @attrs.frozen

@@ -44,10 +44,7 @@ class LeadRoute:
 
     def delete(self, lead_id: int) -> Command:
         """The delete call for ``lead_id``."""
-        # _params inlined: a bulk job builds one per lead.
-        if self.entity_type_id is None:
-            return self.delete_method, {"id": lead_id}
-        return self.delete_method, {"entityTypeId": self.entity_type_id, "id": lead_id}
+        return self.delete_method, self._params(lead_id)
 
     def get(self, lead_id: int) -> Command:
         """The read-only call that shows whether this family sees ``lead_id``."""

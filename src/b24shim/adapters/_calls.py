@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
-from b24shim._envelope import decode_json
+from b24shim._envelope import decode_text
 from b24shim._php import parse_str, to_int
 from b24shim.async_shim import AsyncLeadShim
 from b24shim.credentials import Credentials, OAuth
@@ -212,16 +212,9 @@ def params_of(body: object, headers: Mapping[str, str]) -> dict[str, Any]:
         raise Unreadable("a multipart body")
     if content_type == "application/json":
         try:
-            # PHP's json_decode reads UTF-8 only: other bytes are no parameters. The usual
-            # body, an object, goes through decode_json (json.loads with less work); other
-            # bytes are decoded as UTF-8 first, as json.loads of bytes would sniff UTF-16 or
-            # skip a BOM, which PHP does not.
-            if isinstance(body, str):
-                decoded = json.loads(body)
-            else:
-                raw = bytes(body)
-                opens_object = raw[:1] == b"{" and raw[1:2] != b"\x00"
-                decoded = decode_json(raw) if opens_object else json.loads(raw.decode())
+            # PHP's json_decode reads UTF-8 only: other bytes are no parameters (decoded as
+            # text first: json.loads of bytes would sniff UTF-16 or skip a BOM, as PHP does not).
+            decoded = decode_text(body if isinstance(body, str) else bytes(body).decode())
         except (ValueError, RecursionError):
             # The portal reads invalid JSON (and bytes that are not text) as no parameters,
             # and PHP's json_decode gives up past 512 levels of nesting the same way.
