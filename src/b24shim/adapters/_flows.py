@@ -108,6 +108,15 @@ Action = Forward | Send | Sleep | DeleteLead
 Flow = Generator[Action, Any, Answer]
 
 
+def _advance(flow: Flow, value: object, failure: Exception | None) -> Action | Answer:
+    """The flow's next action, given what came of the last one, or its answer at the end."""
+    try:
+        return flow.send(value) if failure is None else flow.throw(failure)
+    except StopIteration as stop:
+        answer: Answer = stop.value
+        return answer
+
+
 def drive(flow: Flow, shim: LeadShim, send: Callable[[Forward | Send], Any]) -> Answer:
     """Run ``flow`` for a blocking drop-in: ``send`` makes its requests, ``shim`` the rest.
 
@@ -116,12 +125,7 @@ def drive(flow: Flow, shim: LeadShim, send: Callable[[Forward | Send], Any]) -> 
     """
     value: Any = None
     failure: Exception | None = None
-    while True:
-        try:
-            action = flow.send(value) if failure is None else flow.throw(failure)
-        except StopIteration as stop:
-            answer: Answer = stop.value
-            return answer
+    while not isinstance(action := _advance(flow, value, failure), Answer):
         failure = value = None
         try:
             if isinstance(action, Sleep):
@@ -132,6 +136,7 @@ def drive(flow: Flow, shim: LeadShim, send: Callable[[Forward | Send], Any]) -> 
                 value = send(action)
         except Exception as exc:
             failure = exc
+    return action
 
 
 async def adrive(
@@ -140,12 +145,7 @@ async def adrive(
     """:func:`drive` for an asyncio drop-in: the same steps, awaited."""
     value: Any = None
     failure: Exception | None = None
-    while True:
-        try:
-            action = flow.send(value) if failure is None else flow.throw(failure)
-        except StopIteration as stop:
-            answer: Answer = stop.value
-            return answer
+    while not isinstance(action := _advance(flow, value, failure), Answer):
         failure = value = None
         try:
             if isinstance(action, Sleep):
@@ -156,6 +156,7 @@ async def adrive(
                 value = await send(action)
         except Exception as exc:
             failure = exc
+    return action
 
 
 def flow_for(shim: LeadShim | AsyncLeadShim, call: Call, *, alone: bool = True) -> Flow:
